@@ -1,0 +1,41 @@
+# One entry point for humans and CI. `make help` lists the targets.
+VENV := .venv
+PY := $(VENV)/bin/python
+SRC := server agent speech
+.DEFAULT_GOAL := help
+
+.PHONY: help setup serve test check lint format typecheck bench schema docs
+
+help:  ## list targets
+	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+setup:  ## create .venv and install everything (idempotent)
+	@scripts/setup.sh
+
+serve: setup  ## set up, make sure Redis runs, start the server with embedded defaults
+	@scripts/ensure-redis.sh
+	$(VENV)/bin/avatar-agent serve
+
+test: setup  ## run the test suite (needs Redis; started if absent)
+	@scripts/ensure-redis.sh
+	$(PY) -m pytest -q
+
+lint: setup  ## format check and lint
+	$(VENV)/bin/ruff format --check $(SRC) tests benchmarks scripts
+	$(VENV)/bin/ruff check $(SRC) tests benchmarks scripts
+
+format: setup  ## apply formatting and safe fixes
+	$(VENV)/bin/ruff format $(SRC) tests benchmarks scripts
+	$(VENV)/bin/ruff check --fix $(SRC) tests benchmarks scripts
+
+typecheck: setup  ## mypy --strict
+	$(VENV)/bin/mypy
+
+check: lint typecheck test  ## everything CI runs
+
+bench: setup  ## time to first token over the WebSocket (writes benchmarks/results/)
+	@scripts/ensure-redis.sh
+	$(PY) benchmarks/ttft.py
+
+docs: setup  ## regenerate docs/protocol.schema.json and docs/configuration.md
+	$(PY) scripts/gen_docs.py

@@ -1,0 +1,93 @@
+"""One reply: prompt → model stream → events, with cancellation as a first-class ending.
+
+``run_response`` emits ``ResponseCreated``, then ``TextDelta``s, then exactly one
+``ResponseDone``, whatever happens: completion, a model error, or cancellation of the task that
+runs it. On cancellation the done event carries the text emitted so far (what the client
+received), then ``CancelledError`` propagates. Closing the model stream stops the model.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from contextlib import aclosing
+
+from agent import events as ev
+from agent.llm.protocols import LLM, GenerationParams, LLMError
+from agent.prompt import HistoryItem, build_messages
+
+Emit = Callable[[ev.AgentEvent], Awaitable[None]]
+Clock = Callable[[], float]
+
+
+class ResponseTracker:
+    """Accumulates what a reply has delivered and builds its final event (pure)."""
+
+    def __init__(self, response_id: str, clock: Clock) -> None:
+        self.response_id = response_id
+        self._clock = clock
+        self._started = clock()
+        self._first_token: float | None = None
+        self._parts: list[str] = []
+
+    def delta(self, text: str) -> ev.TextDelta:
+        if self._first_token is None:
+            self._first_token = self._clock()
+        self._parts.append(text)
+        return ev.TextDelta(self.response_id, text)
+
+    @property
+    def text(self) -> str:
+        return "".join(self._parts)
+
+    def done(
+        self,
+        status: ev.ResponseStatus,
+        reason: str | None = None,
+        error_code: str | None = None,
+    ) -> ev.ResponseDone:
+        now = self._clock()
+        first = None if self._first_token is None else (self._first_token - self._started) * 1000
+        text = self.text.strip() if status == "completed" else self.text
+        return ev.ResponseDone(
+            self.response_id,
+            status,
+            text,
+            len(self._parts),
+            ev.ResponseTimings(first, (now - self._started) * 1000),
+            reason,
+            error_code,
+        )
+
+
+async def run_response(
+    llm: LLM,
+    *,
+    system_prompt: str,
+    history: Sequence[HistoryItem],
+    response_id: str,
+    input_item_id: str,
+    params: GenerationParams,
+    history_chars: int,
+    emit: Emit,
+    clock: Clock = time.perf_counter,
+) -> ev.ResponseDone:
+    """Generate and emit one reply; returns its ``ResponseDone`` (also emitted)."""
+    tracker = ResponseTracker(response_id, clock)
+    await emit(ev.ResponseCreated(response_id, input_item_id))
+    messages = build_messages(system_prompt, history, history_chars)
+    try:
+        async with aclosing(llm.stream(messages, params)) as deltas:
+            async for delta in deltas:
+                await emit(tracker.delta(delta))
+        done = tracker.done("completed")
+    except LLMError as exc:
+        done = tracker.done("failed", str(exc), exc.code)
+    except asyncio.CancelledError as exc:
+        # task.cancel(msg) names the reason: "client" (response.cancel) or "interrupted".
+        done = tracker.done("cancelled", str(exc.args[0]) if exc.args else "cancelled")
+        await emit(done)
+        raise
+    await emit(done)
+    return done

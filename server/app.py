@@ -1,0 +1,174 @@
+"""The FastAPI application: composition root, HTTP probes and the WebSocket endpoint."""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from importlib.metadata import PackageNotFoundError, version
+
+import structlog
+from fastapi import FastAPI, Response, WebSocket
+from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from redis.asyncio import Redis
+
+from agent.llm.protocols import LLM, GenerationParams
+from agent.personas import PersonaLibrary
+from server.connection import Connection
+from server.metrics import Metrics
+from server.observability import configure_logging, init_sentry
+from server.origins import origin_allowed
+from server.protocol import messages as wire
+from server.protocol.errors import CLOSE_POLICY
+from server.redis_store import RedisSessionStore
+from server.session_manager import ManagerConfig, SessionManager
+from server.session_runtime import PinnedPersona, RuntimeConfig
+from server.settings import Settings
+from server.wiring import build_llm
+
+WS_PATH = "/v1/realtime"
+log = structlog.get_logger(__name__)
+
+try:
+    VERSION = version("avatar-agent")
+except PackageNotFoundError:  # running from a source tree that is not installed
+    VERSION = "0.0.0+source"
+
+
+@dataclass
+class Services:
+    redis: Redis
+    llm: LLM
+    manager: SessionManager
+    metrics: Metrics
+    draining: bool = False
+
+
+def effective_config_factory(settings: Settings, llm: LLM):  # type: ignore[no-untyped-def]
+    """Build the function that describes a session's effective configuration."""
+    limits = wire.EffectiveLimits(
+        max_text_frame_bytes=settings.limits.max_text_frame_bytes,
+        max_binary_frame_bytes=settings.limits.max_binary_frame_bytes,
+        max_input_chars=settings.limits.max_input_chars,
+        messages_per_second=settings.limits.messages_per_second,
+        message_burst=settings.limits.message_burst,
+    )
+
+    def config_for(persona: PinnedPersona) -> wire.EffectiveConfig:
+        return wire.EffectiveConfig(
+            persona=wire.PersonaInfo(id=persona.id, name=persona.name, version=persona.version),
+            llm=llm.name,
+            capabilities=wire.Capabilities(text=True),
+            audio_in=wire.AudioFormat(enabled=False, sample_rate=16000),
+            audio_out=wire.AudioFormat(enabled=False, sample_rate=22050),
+            heartbeat_interval_s=settings.connection.heartbeat_interval_s,
+            idle_timeout_s=settings.connection.idle_timeout_s,
+            resume_ttl_s=settings.session.resume_ttl_s,
+            limits=limits,
+        )
+
+    return config_for
+
+
+def create_app(settings: Settings | None = None, *, llm: LLM | None = None) -> FastAPI:
+    """Build the app. ``llm`` replaces the configured engine (tests inject scripted ones)."""
+    settings = settings or Settings()
+    instance = settings.instance_id or f"{socket.gethostname()}-{os.getpid()}"
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        configure_logging(settings.observability)
+        init_sentry(settings.observability, VERSION)
+        metrics = Metrics()
+        redis = Redis.from_url(settings.redis.url, decode_responses=True)
+        engine = llm or build_llm(settings.llm)
+        await engine.start()
+        metrics.llm_queue_depth.set_function(lambda: engine.queue_depth)
+        store = RedisSessionStore(
+            redis,
+            prefix=settings.redis.key_prefix,
+            idle_ttl_s=settings.session.idle_ttl_s,
+            replay_max=settings.session.replay_max_events,
+            history_max=settings.session.history_max_messages,
+        )
+        manager = SessionManager(
+            store=store,
+            llm=engine,
+            personas=PersonaLibrary(settings.prompts_dir),
+            metrics=metrics,
+            config=ManagerConfig(
+                instance=instance,
+                version=VERSION,
+                default_persona=settings.default_persona,
+                resume_ttl_s=settings.session.resume_ttl_s,
+                lease_wait_s=settings.session.lease_wait_s,
+                runtime=RuntimeConfig(
+                    lease_ms=int(settings.session.lease_ttl_s * 1000),
+                    params=GenerationParams(settings.llm.max_tokens, settings.llm.temperature),
+                    history_chars=settings.llm.history_chars,
+                ),
+                config_for=effective_config_factory(settings, engine),
+            ),
+        )
+        app.state.services = Services(redis, engine, manager, metrics)
+        log.info("server_ready", instance=instance, llm=engine.name, version=VERSION)
+        try:
+            yield
+        finally:
+            app.state.services.draining = True
+            await manager.shutdown()
+            await engine.aclose()
+            await redis.aclose()
+            log.info("server_stopped", instance=instance)
+
+    app = FastAPI(title="avatar-agent", version=VERSION, lifespan=lifespan)
+
+    def services() -> Services:
+        s: Services = app.state.services
+        return s
+
+    @app.get("/healthz")
+    async def healthz() -> dict[str, str]:
+        """Liveness: the process serves HTTP."""
+        return {"status": "ok"}
+
+    @app.get("/readyz")
+    async def readyz() -> JSONResponse:
+        """Readiness: Redis answers, the model is loaded, and the process is not draining."""
+        s = services()
+        try:
+            redis_ok = bool(await s.redis.ping())
+        except Exception:
+            redis_ok = False
+        checks = {"redis": redis_ok, "llm": s.llm.ready, "accepting": not s.draining}
+        ready = all(checks.values())
+        return JSONResponse({"ready": ready, "checks": checks}, status_code=200 if ready else 503)
+
+    @app.get("/metrics")
+    async def metrics_endpoint() -> Response:
+        return Response(
+            generate_latest(services().metrics.registry), media_type=CONTENT_TYPE_LATEST
+        )
+
+    @app.websocket(WS_PATH)
+    async def realtime(ws: WebSocket) -> None:
+        s = services()
+        origin = ws.headers.get("origin")
+        if not origin_allowed(origin, ws.headers.get("host"), settings.connection.allowed_origins):
+            s.metrics.errors.labels(code="origin_not_allowed").inc()
+            log.warning("origin_refused", origin=origin)
+            await ws.close(CLOSE_POLICY)  # before accept: the upgrade is refused with HTTP 403
+            return
+        with structlog.contextvars.bound_contextvars():
+            await Connection(
+                ws,
+                s.manager,
+                limits=settings.limits,
+                connection=settings.connection,
+                metrics=s.metrics,
+            ).serve()
+
+    return app

@@ -1,0 +1,265 @@
+"""WebSocket protocol v1: every JSON message, as pydantic models.
+
+Client messages are commands (imperative names); server messages are events (past tense, plus
+``error`` and ``pong``). Each server event carries ``seq``, increasing by one per event over the
+session's whole life, across reconnects and server processes. docs/protocol.md describes each
+message with an example; docs/protocol.schema.json is exported from these models and a test fails
+when the two drift apart.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+
+PROTOCOL_VERSION = "1"
+SUPPORTED_VERSIONS = frozenset({PROTOCOL_VERSION})
+
+EventId = Annotated[str, Field(max_length=64, description="Client-chosen id, echoed in errors.")]
+
+
+class _Message(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# ───────────────────────────── client → server ─────────────────────────────
+
+
+class Capabilities(_Message):
+    """What a client can do. The server answers with what it grants."""
+
+    text: bool = True
+    audio_in: bool = False
+    audio_out: bool = False
+    visemes: bool = False
+
+
+class ClientInfo(_Message):
+    name: str = Field(max_length=64)
+    version: str = Field("", max_length=32)
+
+
+class SessionStart(_Message):
+    """First message of a new session."""
+
+    type: Literal["session.start"] = "session.start"
+    event_id: EventId | None = None
+    protocol_version: str = Field(max_length=16)
+    capabilities: Capabilities = Capabilities()
+    persona: str | None = Field(None, max_length=64)
+    client: ClientInfo | None = None
+
+
+class SessionResume(_Message):
+    """First message of a reconnect: continue a session and receive the events missed."""
+
+    type: Literal["session.resume"] = "session.resume"
+    event_id: EventId | None = None
+    protocol_version: str = Field(max_length=16)
+    session_id: str = Field(max_length=64)
+    resume_token: str = Field(max_length=128)
+    last_seq: int = Field(ge=0, description="Highest seq the client has received.")
+    capabilities: Capabilities = Capabilities()
+    client: ClientInfo | None = None
+
+
+class InputText(_Message):
+    """A typed user turn. Interrupts the reply in progress, if any, and is answered."""
+
+    type: Literal["input.text"] = "input.text"
+    event_id: EventId | None = None
+    text: str = Field(min_length=1)
+
+
+class ResponseCancel(_Message):
+    """Stop the reply in progress (or the one named); the model stops generating."""
+
+    type: Literal["response.cancel"] = "response.cancel"
+    event_id: EventId | None = None
+    response_id: str | None = Field(None, max_length=64)
+
+
+class Ping(_Message):
+    """Heartbeat; the server answers ``pong``. Any message resets the idle timer."""
+
+    type: Literal["ping"] = "ping"
+    event_id: EventId | None = None
+
+
+ClientCommand = SessionStart | SessionResume | InputText | ResponseCancel | Ping
+ClientMessage = Annotated[ClientCommand, Field(discriminator="type")]
+CLIENT_MESSAGE_TYPES: dict[str, type[_Message]] = {
+    "session.start": SessionStart,
+    "session.resume": SessionResume,
+    "input.text": InputText,
+    "response.cancel": ResponseCancel,
+    "ping": Ping,
+}
+
+
+# ───────────────────────────── server → client ─────────────────────────────
+
+
+class ServerEvent(_Message):
+    seq: int = Field(ge=0, description="Per-session event number; 0 only before a session exists.")
+    session_id: str | None = None
+
+
+class PersonaInfo(_Message):
+    id: str
+    name: str
+    version: str
+
+
+class AudioFormat(_Message):
+    enabled: bool
+    encoding: Literal["pcm16"] = "pcm16"
+    sample_rate: int
+    channels: Literal[1] = 1
+
+
+class EffectiveLimits(_Message):
+    max_text_frame_bytes: int
+    max_binary_frame_bytes: int
+    max_input_chars: int
+    messages_per_second: float
+    message_burst: int
+
+
+class EffectiveConfig(_Message):
+    """The configuration in force for this session, as the server applies it."""
+
+    persona: PersonaInfo
+    llm: str
+    capabilities: Capabilities
+    audio_in: AudioFormat
+    audio_out: AudioFormat
+    heartbeat_interval_s: float
+    idle_timeout_s: float
+    resume_ttl_s: int
+    limits: EffectiveLimits
+
+
+class ServerInfo(_Message):
+    version: str
+    instance: str
+
+
+class HistoryEntry(_Message):
+    item_id: str
+    role: Literal["user", "assistant"]
+    text: str
+
+
+class ReplayInfo(_Message):
+    from_seq: int = Field(description="First replayed seq (last_seq + 1).")
+    count: int = Field(description="Events replayed before this one.")
+    gap: bool = Field(description="True if events the client missed had expired; see history.")
+
+
+class SessionStarted(ServerEvent):
+    type: Literal["session.started"] = "session.started"
+    protocol_version: str
+    resume_token: str
+    config: EffectiveConfig
+    server: ServerInfo
+
+
+class SessionResumed(ServerEvent):
+    """Sent after the replayed events, so seq stays monotonic for the client."""
+
+    type: Literal["session.resumed"] = "session.resumed"
+    protocol_version: str
+    resume_token: str = Field(description="A new token; the previous one no longer works.")
+    config: EffectiveConfig
+    server: ServerInfo
+    replay: ReplayInfo
+    history: list[HistoryEntry] | None = Field(
+        None, description="The conversation so far; present only when replay.gap is true."
+    )
+
+
+class InputCommitted(ServerEvent):
+    """The user's turn is stored durably and will be answered."""
+
+    type: Literal["input.committed"] = "input.committed"
+    item_id: str
+    text: str
+    source: Literal["text", "voice"]
+
+
+class ResponseCreated(ServerEvent):
+    type: Literal["response.created"] = "response.created"
+    response_id: str
+    input_item_id: str
+
+
+class ResponseTextDelta(ServerEvent):
+    type: Literal["response.text.delta"] = "response.text.delta"
+    response_id: str
+    delta: str
+
+
+class Usage(_Message):
+    output_tokens: int
+
+
+class Timings(_Message):
+    first_token_ms: float | None = Field(description="Request to first text token.")
+    total_ms: float
+
+
+class ResponseDone(ServerEvent):
+    """A reply ended. ``text`` is what the client received, and what history keeps."""
+
+    type: Literal["response.done"] = "response.done"
+    response_id: str
+    status: Literal["completed", "cancelled", "failed"]
+    text: str
+    reason: str | None = None
+    usage: Usage
+    timings: Timings
+
+
+class Error(ServerEvent):
+    type: Literal["error"] = "error"
+    code: str
+    message: str
+    event_id: str | None = Field(None, description="The client event that caused it, if known.")
+    retryable: bool
+    retry_after_ms: int | None = None
+
+
+class Pong(ServerEvent):
+    type: Literal["pong"] = "pong"
+    event_id: str | None = None
+
+
+ClosingReason = Literal["idle_timeout", "rate_limited", "lease_lost", "shutdown", "slow_consumer"]
+
+
+class SessionClosing(ServerEvent):
+    """The server is about to close this socket with the WebSocket code ``close_code``."""
+
+    type: Literal["session.closing"] = "session.closing"
+    reason: ClosingReason
+    close_code: int
+    resumable: bool
+
+
+ServerMessage = Annotated[
+    SessionStarted
+    | SessionResumed
+    | InputCommitted
+    | ResponseCreated
+    | ResponseTextDelta
+    | ResponseDone
+    | Error
+    | Pong
+    | SessionClosing,
+    Field(discriminator="type"),
+]
+
+client_message_adapter: TypeAdapter[ClientMessage] = TypeAdapter(ClientMessage)
+server_message_adapter: TypeAdapter[ServerMessage] = TypeAdapter(ServerMessage)

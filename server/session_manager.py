@@ -1,0 +1,223 @@
+"""Starts and resumes sessions, and owns every session runtime of this process.
+
+Resume works on any process: the session's state is read back from Redis once the writer lease
+is taken. A lease held by a live socket elsewhere answers ``session_busy`` at once (with the
+lease's remaining time as ``retry_after_ms``); a lease held by a detached owner that is finishing
+a reply is waited for, up to ``lease_wait_s``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import structlog
+
+from agent.llm.protocols import LLM
+from agent.personas import PersonaError, PersonaLibrary
+from agent.prompt import HistoryItem
+from server.metrics import Metrics
+from server.protocol import messages as wire
+from server.protocol.errors import ErrorCode, ProtocolError
+from server.redis_store import RedisSessionStore, hash_token, now_ms
+from server.session_runtime import Outbox, PinnedPersona, RuntimeConfig, SessionRuntime
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class ManagerConfig:
+    instance: str
+    version: str
+    default_persona: str
+    resume_ttl_s: int
+    lease_wait_s: float
+    runtime: RuntimeConfig
+    config_for: Callable[[PinnedPersona], wire.EffectiveConfig]
+
+
+class SessionBusy(ProtocolError):
+    def __init__(self, retry_after_ms: int) -> None:
+        super().__init__(ErrorCode.SESSION_BUSY, "another connection drives this session")
+        self.retry_after_ms = retry_after_ms
+
+
+class SessionManager:
+    def __init__(
+        self,
+        *,
+        store: RedisSessionStore,
+        llm: LLM,
+        personas: PersonaLibrary,
+        config: ManagerConfig,
+        metrics: Metrics,
+    ) -> None:
+        self._store = store
+        self._llm = llm
+        self._personas = personas
+        self._config = config
+        self._metrics = metrics
+        self._runtimes: dict[str, SessionRuntime] = {}
+        self._closing: set[asyncio.Task[None]] = set()
+
+    @property
+    def active(self) -> int:
+        return len(self._runtimes)
+
+    # ── handshake ──────────────────────────────────────────────────────────
+
+    async def start(self, msg: wire.SessionStart, outbox: Outbox) -> SessionRuntime:
+        persona_id = msg.persona or self._config.default_persona
+        try:
+            p = self._personas.get(persona_id)
+        except PersonaError as exc:
+            raise ProtocolError(ErrorCode.PERSONA_NOT_FOUND, str(exc), msg.event_id) from None
+        persona = PinnedPersona(p.id, p.name, p.version, p.system_prompt)
+        session_id = f"sess_{secrets.token_urlsafe(12)}"
+        token = secrets.token_urlsafe(32)
+        owner = self._new_owner()
+        await self._store.create(
+            session_id,
+            owner,
+            self._config.runtime.lease_ms,
+            token=token,
+            fields={
+                "persona": persona.id,
+                "persona_version": persona.version,
+                "persona_name": persona.name,
+                "system_prompt": persona.system_prompt,
+            },
+        )
+        runtime = self._register(session_id, owner, persona, [], 0)
+        await runtime.attach(outbox)
+        await runtime.emit(
+            wire.SessionStarted(
+                seq=0,
+                protocol_version=wire.PROTOCOL_VERSION,
+                resume_token=token,
+                config=self._config.config_for(persona),
+                server=self._server_info(),
+            )
+        )
+        log.info("session_started", session_id=session_id, persona=persona.id)
+        return runtime
+
+    async def resume(self, msg: wire.SessionResume, outbox: Outbox) -> SessionRuntime:
+        sid = msg.session_id
+        meta = await self._store.load_meta(sid)
+        if meta is None:
+            self._metrics.resumes.labels(outcome="not_found").inc()
+            raise ProtocolError(ErrorCode.SESSION_NOT_FOUND, "no such session", msg.event_id)
+        if not hmac.compare_digest(meta.token_sha256, hash_token(msg.resume_token)):
+            self._metrics.resumes.labels(outcome="bad_token").inc()
+            raise ProtocolError(ErrorCode.RESUME_TOKEN_INVALID, "wrong resume token", msg.event_id)
+        if now_ms() - meta.last_seen_ms > self._config.resume_ttl_s * 1000:
+            self._metrics.resumes.labels(outcome="expired").inc()
+            raise ProtocolError(
+                ErrorCode.RESUME_EXPIRED, "the resume window has passed", msg.event_id
+            )
+
+        runtime = self._runtimes.get(sid)
+        recovered = runtime is None
+        if runtime is not None:
+            if runtime.attached:
+                raise SessionBusy(self._config.runtime.lease_ms)
+        else:
+            owner = self._new_owner()
+            await self._acquire(sid, owner)
+            fields = await self._store.load_fields(sid, "persona_name", "system_prompt")
+            persona = PinnedPersona(
+                meta.persona,
+                fields.get("persona_name") or meta.persona,
+                meta.persona_version,
+                fields.get("system_prompt") or "",
+            )
+            history = await self._store.load_history(sid)
+            meta = await self._store.load_meta(sid) or meta  # re-read under the lease
+            runtime = self._register(sid, owner, persona, history, meta.seq)
+
+        token = secrets.token_urlsafe(32)
+
+        def make_resumed(
+            replay: wire.ReplayInfo, history: list[wire.HistoryEntry] | None
+        ) -> wire.ServerEvent:
+            return wire.SessionResumed(
+                seq=0,
+                protocol_version=wire.PROTOCOL_VERSION,
+                resume_token=token,
+                config=self._config.config_for(runtime.persona),
+                server=self._server_info(),
+                replay=replay,
+                history=history,
+            )
+
+        await runtime.attach_resumed(
+            outbox,
+            msg.last_seq,
+            make_resumed,
+            {"token_sha256": hash_token(token), "last_seen_ms": str(now_ms())},
+        )
+        self._metrics.resumes.labels(outcome="local" if not recovered else "acquired").inc()
+        log.info("session_resumed", session_id=sid, recovered=recovered, last_seq=msg.last_seq)
+        if recovered:
+            pending = await self._store.load_fields(sid, "pending_input", "open_response")
+            await runtime.recover(pending.get("pending_input"), pending.get("open_response"))
+        return runtime
+
+    async def _acquire(self, sid: str, owner: str) -> None:
+        deadline = time.monotonic() + self._config.lease_wait_s
+        while True:
+            holder = await self._store.try_acquire(sid, owner, self._config.runtime.lease_ms)
+            if holder is None:
+                return
+            if holder.attached or time.monotonic() >= deadline:
+                raise SessionBusy(holder.remaining_ms)
+            await asyncio.sleep(0.1)
+
+    # ── runtime ownership ──────────────────────────────────────────────────
+
+    def _register(
+        self, sid: str, owner: str, persona: PinnedPersona, history: list[HistoryItem], seq: int
+    ) -> SessionRuntime:
+        runtime = SessionRuntime(
+            session_id=sid,
+            owner=owner,
+            store=self._store,
+            llm=self._llm,
+            persona=persona,
+            history=history,
+            seq=seq,
+            config=self._config.runtime,
+            metrics=self._metrics,
+            hooks=self,
+        )
+        self._runtimes[sid] = runtime
+        self._metrics.active_sessions.set(len(self._runtimes))
+        runtime.begin()
+        return runtime
+
+    def runtime_idle(self, runtime: SessionRuntime) -> None:
+        task = asyncio.create_task(runtime.close(), name=f"close:{runtime.session_id}")
+        self._closing.add(task)
+        task.add_done_callback(self._closing.discard)
+
+    def runtime_closed(self, runtime: SessionRuntime) -> None:
+        if self._runtimes.get(runtime.session_id) is runtime:
+            del self._runtimes[runtime.session_id]
+        self._metrics.active_sessions.set(len(self._runtimes))
+
+    async def shutdown(self) -> None:
+        """Close every runtime (releasing leases so other processes can resume them)."""
+        await asyncio.gather(*(r.close() for r in list(self._runtimes.values())))
+        if self._closing:
+            await asyncio.wait(set(self._closing))
+
+    def _new_owner(self) -> str:
+        return f"{self._config.instance}/{secrets.token_hex(6)}"
+
+    def _server_info(self) -> wire.ServerInfo:
+        return wire.ServerInfo(version=self._config.version, instance=self._config.instance)

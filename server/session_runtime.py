@@ -1,0 +1,366 @@
+"""A session while this process owns it.
+
+The runtime holds the session's writer lease and renews it, numbers and logs every server event
+before sending it (so a resumed client can be sent exactly what it missed), and owns the task of
+the reply in progress. The reply outlives a dropped socket: its events keep going to the log, and
+the lease is released only when no socket is attached and no reply is running.
+
+Invariant: every event is written to Redis (fenced by the lease) before it is sent, so the client
+never holds a seq the log lacks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+import structlog
+
+from agent import events as ev
+from agent.llm.protocols import LLM, GenerationParams
+from agent.prompt import HistoryItem
+from agent.responder import run_response
+from agent.turn_state import TurnState, TurnStateMachine
+from server.metrics import Metrics
+from server.protocol import messages as wire
+from server.protocol.codec import agent_event_to_wire
+from server.protocol.errors import CLOSE_LEASE_LOST, SPECS, ErrorCode
+from server.redis_store import LeaseLost, RedisSessionStore
+
+log = structlog.get_logger(__name__)
+
+
+def new_id(prefix: str) -> str:
+    return f"{prefix}_{secrets.token_hex(8)}"
+
+
+class Outbox(Protocol):
+    """Where a runtime sends a socket's frames. Never blocks; the connection writes them."""
+
+    def send_text(self, text: str) -> None: ...
+
+    def close(self, code: int) -> None: ...
+
+
+class RuntimeHooks(Protocol):
+    """The runtime's owner (the session manager), told when to close it and when it closed."""
+
+    def runtime_idle(self, runtime: SessionRuntime) -> None:
+        """No socket and no reply: the owner should ``close()`` the runtime in a task it owns."""
+        ...
+
+    def runtime_closed(self, runtime: SessionRuntime) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class RuntimeConfig:
+    lease_ms: int
+    params: GenerationParams
+    history_chars: int
+
+
+@dataclass(frozen=True, slots=True)
+class PinnedPersona:
+    """The persona version a session started with; it keeps it until it ends."""
+
+    id: str
+    name: str
+    version: str
+    system_prompt: str
+
+
+class SessionRuntime:
+    def __init__(
+        self,
+        *,
+        session_id: str,
+        owner: str,
+        store: RedisSessionStore,
+        llm: LLM,
+        persona: PinnedPersona,
+        history: list[HistoryItem],
+        seq: int,
+        config: RuntimeConfig,
+        metrics: Metrics,
+        hooks: RuntimeHooks,
+    ) -> None:
+        self.session_id = session_id
+        self.persona = persona
+        self._owner = owner
+        self._store = store
+        self._llm = llm
+        self._history = history
+        self._seq = seq
+        self._config = config
+        self._metrics = metrics
+        self._owner_hooks = hooks
+        self._lock = asyncio.Lock()
+        self._outbox: Outbox | None = None
+        self._turn = TurnStateMachine()
+        self._response: asyncio.Task[None] | None = None
+        self._response_id: str | None = None
+        self._lease_task: asyncio.Task[None] | None = None
+        self._closed = asyncio.Event()
+        self._lease_lost = False
+
+    # ── lifecycle ──────────────────────────────────────────────────────────
+
+    def begin(self) -> None:
+        """Start renewing the lease. Call once, right after the lease was taken."""
+        self._lease_task = asyncio.create_task(self._keep_lease(), name=f"lease:{self.session_id}")
+
+    @property
+    def attached(self) -> bool:
+        return self._outbox is not None
+
+    @property
+    def state(self) -> TurnState:
+        return self._turn.state
+
+    @property
+    def history(self) -> list[HistoryItem]:
+        return list(self._history)
+
+    async def attach(self, outbox: Outbox) -> None:
+        async with self._lock:
+            self._outbox = outbox
+
+    async def attach_resumed(
+        self,
+        outbox: Outbox,
+        last_seq: int,
+        make_resumed: Callable[[wire.ReplayInfo, list[wire.HistoryEntry] | None], wire.ServerEvent],
+        fields: dict[str, str],
+    ) -> None:
+        """Replay what the client missed after ``last_seq``, then attach and emit the resumed event.
+
+        Runs under the emit lock, so no live event slips between the replay and the attachment.
+        """
+        async with self._lock:
+            missed = await self._store.events_after(self.session_id, last_seq)
+            # Events the client missed have been trimmed from the log, or the client is ahead of
+            # the log (Redis lost data): either way it gets the conversation itself.
+            gap = (last_seq < self._seq and (not missed or missed[0][0] > last_seq + 1)) or (
+                last_seq > self._seq
+            )
+            for _, payload in missed:
+                outbox.send_text(payload)
+            self._seq = max(self._seq, last_seq)  # seqs must keep rising for this client
+            self._outbox = outbox
+            history = None
+            if gap:
+                history = [
+                    wire.HistoryEntry(item_id=h.item_id, role=h.role, text=h.text)
+                    for h in self._history[-50:]
+                ]
+            replay = wire.ReplayInfo(from_seq=last_seq + 1, count=len(missed), gap=gap)
+            await self._emit_locked(make_resumed(replay, history), fields=fields)
+
+    def detach(self, outbox: Outbox) -> None:
+        """The socket has gone. The reply in progress, if any, runs on into the log."""
+        if self._outbox is not outbox:
+            return
+        self._outbox = None
+        self._finish_if_idle()
+
+    async def close(self) -> None:
+        """Cancel the reply and lease renewal, release the lease. Idempotent."""
+        if self._closed.is_set():
+            return
+        self._closed.set()
+        await self._cancel_response("session_closed")
+        if self._lease_task is not None:
+            self._lease_task.cancel()
+            await asyncio.wait({self._lease_task})
+        if not self._lease_lost:
+            with contextlib.suppress(Exception):
+                await self._store.release(self.session_id, self._owner)
+        self._owner_hooks.runtime_closed(self)
+
+    # ── commands ───────────────────────────────────────────────────────────
+
+    async def submit_text(self, text: str) -> None:
+        """A typed user turn: interrupt any reply, store the turn, answer it."""
+        await self._cancel_response("interrupted")
+        item = HistoryItem(new_id("item"), "user", text)
+        await self.emit(ev.InputCommitted(item.item_id, text, "text"))
+        self._start_response(item.item_id)
+
+    async def cancel(self, response_id: str | None) -> bool:
+        """Cancel the reply in progress; False if there is none (or another one runs)."""
+        if self._response_id is None or response_id not in (None, self._response_id):
+            return False
+        return await self._cancel_response("client")
+
+    async def recover(self, pending_input: str | None, open_response: str | None) -> None:
+        """Answer a turn whose previous owner died before finishing its reply."""
+        if open_response:
+            await self.emit(
+                ev.ResponseDone(
+                    open_response, "failed", "", 0, ev.ResponseTimings(None, 0.0), "server_lost"
+                )
+            )
+        if pending_input and any(h.item_id == pending_input for h in self._history):
+            self._start_response(pending_input)
+
+    # ── events ─────────────────────────────────────────────────────────────
+
+    async def emit(self, event: ev.AgentEvent | wire.ServerEvent) -> None:
+        """Number, log (fenced), then send one event. Raises ``LeaseLost``."""
+        async with self._lock:
+            await self._emit_locked(event)
+
+    async def _emit_locked(
+        self, event: ev.AgentEvent | wire.ServerEvent, fields: dict[str, str] | None = None
+    ) -> None:
+        seq = self._seq + 1
+        if isinstance(event, wire.ServerEvent):
+            message = event.model_copy(update={"seq": seq, "session_id": self.session_id})
+        else:
+            message = agent_event_to_wire(event, seq, self.session_id)
+        payload = message.model_dump_json()
+        history, effects = _durable_effects(event)
+        await self._store.append(
+            self.session_id,
+            self._owner,
+            seq=seq,
+            event_json=payload,
+            history=history,
+            fields={**effects, **(fields or {})},
+        )
+        self._seq = seq
+        if history is not None:
+            self._history.append(history)
+        if self._outbox is not None:
+            self._outbox.send_text(payload)
+
+    # ── internals ──────────────────────────────────────────────────────────
+
+    def _start_response(self, input_item_id: str) -> None:
+        response_id = new_id("resp")
+        self._response_id = response_id
+        self._response = asyncio.create_task(
+            self._respond(response_id, input_item_id), name=f"response:{response_id}"
+        )
+
+    async def _respond(self, response_id: str, input_item_id: str) -> None:
+        history = list(self._history)
+
+        async def emit(event: ev.AgentEvent) -> None:
+            self._track_state(event)
+            await self.emit(event)
+
+        try:
+            done = await run_response(
+                self._llm,
+                system_prompt=self.persona.system_prompt,
+                history=history,
+                response_id=response_id,
+                input_item_id=input_item_id,
+                params=self._config.params,
+                history_chars=self._config.history_chars,
+                emit=emit,
+            )
+            self._metrics.observe_response(done)
+            if done.status == "failed" and done.error_code:
+                await self.emit(
+                    error_event(ErrorCode(done.error_code), done.reason or "model failed")
+                )
+        except asyncio.CancelledError:
+            self._metrics.turns.labels(status="cancelled").inc()
+            raise
+        except LeaseLost:
+            await self._lose_lease()
+        except Exception:
+            log.exception("response_failed", session_id=self.session_id)
+            with contextlib.suppress(Exception):
+                await self.emit(error_event(ErrorCode.INTERNAL_ERROR, "the reply failed"))
+        finally:
+            if self._response is asyncio.current_task():
+                self._response = None
+                self._response_id = None
+                if self._turn.state is not TurnState.LISTENING:
+                    self._turn.to(TurnState.LISTENING)
+                self._finish_if_idle()
+
+    def _track_state(self, event: ev.AgentEvent) -> None:
+        if isinstance(event, ev.ResponseCreated):
+            self._turn.to(TurnState.THINKING)
+        elif isinstance(event, ev.TextDelta) and self._turn.state is TurnState.THINKING:
+            self._turn.to(TurnState.SPEAKING)
+        elif isinstance(event, ev.ResponseDone):
+            self._turn.to(TurnState.LISTENING)
+
+    async def _cancel_response(self, reason: str) -> bool:
+        task = self._response
+        if task is None or task.done():
+            return False
+        task.cancel(reason)
+        await asyncio.wait({task})
+        return True
+
+    def _finish_if_idle(self) -> None:
+        if self._outbox is None and self._response is None and not self._closed.is_set():
+            self._spawn_close()
+
+    def _spawn_close(self) -> None:
+        self._owner_hooks.runtime_idle(self)
+
+    async def _keep_lease(self) -> None:
+        interval = self._config.lease_ms / 3000
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                ok = await self._store.renew(
+                    self.session_id, self._owner, self._config.lease_ms, self.attached
+                )
+            except Exception:
+                log.warning("lease_renew_failed", session_id=self.session_id, exc_info=True)
+                continue
+            if not ok:
+                await self._lose_lease()
+                return
+
+    async def _lose_lease(self) -> None:
+        """Another process owns the session now: stop writing, tell the client, go away."""
+        if self._lease_lost:
+            return
+        self._lease_lost = True
+        log.warning("lease_lost", session_id=self.session_id)
+        outbox = self._outbox
+        if outbox is not None:
+            err = error_event(ErrorCode.LEASE_LOST, "this server lost the session; resume it")
+            outbox.send_text(
+                err.model_copy(
+                    update={"seq": self._seq, "session_id": self.session_id}
+                ).model_dump_json()
+            )
+            outbox.close(CLOSE_LEASE_LOST)
+        self._outbox = None
+        self._spawn_close()
+
+
+def error_event(code: ErrorCode, message: str, event_id: str | None = None) -> wire.Error:
+    """An ``error`` event; seq and session_id are filled in when it is emitted."""
+    return wire.Error(
+        seq=0, code=code, message=message, event_id=event_id, retryable=SPECS[code].retryable
+    )
+
+
+def _durable_effects(
+    event: ev.AgentEvent | wire.ServerEvent,
+) -> tuple[HistoryItem | None, dict[str, str]]:
+    """What an event changes in the stored session besides the log."""
+    match event:
+        case ev.InputCommitted(item_id, text, _):
+            return HistoryItem(item_id, "user", text), {"pending_input": item_id}
+        case ev.ResponseCreated(response_id, _):
+            return None, {"open_response": response_id}
+        case ev.ResponseDone(response_id, _, text):
+            item = HistoryItem(new_id("item"), "assistant", text) if text else None
+            return item, {"open_response": "", "pending_input": ""}
+    return None, {}

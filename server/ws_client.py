@@ -1,0 +1,207 @@
+"""A Python client of protocol v1, used by ``avatar-agent chat``, the benchmark and the tests.
+
+It keeps the session across dropped sockets: on a disconnect it reconnects with
+``session.resume`` (retrying while the server answers ``session_busy``), drops events it has
+already seen by ``seq``, and carries on with what was replayed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import websockets
+from websockets.asyncio.client import ClientConnection
+from websockets.exceptions import ConnectionClosed
+
+from server.protocol.messages import PROTOCOL_VERSION
+
+Event = dict[str, Any]
+
+
+class ServerError(RuntimeError):
+    def __init__(self, event: Event) -> None:
+        super().__init__(f"{event.get('code')}: {event.get('message')}")
+        self.event = event
+        self.code: str = event.get("code", "")
+
+
+@dataclass
+class Reply:
+    response_id: str
+    text: str
+    status: str
+    deltas: int
+    first_delta_s: float | None
+    """Seconds from sending the input to the first text delta, measured here at the client."""
+    done: Event = field(default_factory=dict)
+
+
+class RealtimeClient:
+    def __init__(
+        self,
+        url: str,
+        *,
+        persona: str | None = None,
+        origin: str | None = None,
+        on_delta: Callable[[str], None] | None = None,
+        max_resume_wait_s: float = 30.0,
+    ) -> None:
+        self.url = url
+        self.persona = persona
+        self.origin = origin
+        self.on_delta = on_delta
+        self.max_resume_wait_s = max_resume_wait_s
+        self.session_id: str | None = None
+        self.resume_token: str | None = None
+        self.last_seq = 0
+        self.events: list[Event] = []
+        """Every event received, in order, without duplicates."""
+        self.started: Event | None = None
+        self._ws: ClientConnection | None = None
+
+    # ── connection ─────────────────────────────────────────────────────────
+
+    async def connect(self) -> Event:
+        """Open a socket and start a new session; returns ``session.started``."""
+        await self._open()
+        await self.send(
+            {
+                "type": "session.start",
+                "protocol_version": PROTOCOL_VERSION,
+                **({"persona": self.persona} if self.persona else {}),
+            }
+        )
+        event = await self.wait_for("session.started")
+        self.started = event
+        self.session_id = event["session_id"]
+        self.resume_token = event["resume_token"]
+        return event
+
+    async def resume(self) -> Event:
+        """Reconnect to the current session; retries while it is busy. Returns session.resumed."""
+        deadline = time.monotonic() + self.max_resume_wait_s
+        while True:
+            await self.close()
+            await self._open()
+            await self.send(
+                {
+                    "type": "session.resume",
+                    "protocol_version": PROTOCOL_VERSION,
+                    "session_id": self.session_id,
+                    "resume_token": self.resume_token,
+                    "last_seq": self.last_seq,
+                }
+            )
+            try:
+                event = await self.wait_for("session.resumed", resumable=False)
+            except ServerError as exc:
+                if exc.code != "session_busy" or time.monotonic() > deadline:
+                    raise
+                await asyncio.sleep(min(2.0, (exc.event.get("retry_after_ms") or 500) / 1000))
+                continue
+            except (ConnectionClosed, OSError):
+                if time.monotonic() > deadline:
+                    raise
+                await asyncio.sleep(0.5)
+                continue
+            self.resume_token = event["resume_token"]
+            return event
+
+    async def _open(self) -> None:
+        headers = {"Origin": self.origin} if self.origin else None
+        self._ws = await websockets.connect(
+            self.url, additional_headers=headers, max_size=4 * 1024 * 1024, open_timeout=10
+        )
+
+    async def close(self) -> None:
+        if self._ws is not None:
+            await self._ws.close()
+            self._ws = None
+
+    async def drop(self) -> None:
+        """Abort the TCP connection without a closing handshake (a network failure)."""
+        if self._ws is not None:
+            self._ws.transport.abort()
+            self._ws = None
+
+    # ── messages ───────────────────────────────────────────────────────────
+
+    async def send(self, message: Event) -> None:
+        assert self._ws is not None, "not connected"
+        await self._ws.send(json.dumps(message))
+
+    async def send_raw(self, data: str | bytes) -> None:
+        assert self._ws is not None, "not connected"
+        await self._ws.send(data)
+
+    async def recv(self, timeout: float = 60.0) -> Event:
+        """Next new event (duplicates by seq are skipped). Raises ``ConnectionClosed``."""
+        assert self._ws is not None, "not connected"
+        while True:
+            raw = await asyncio.wait_for(self._ws.recv(), timeout)
+            event: Event = json.loads(raw)
+            seq = event.get("seq", 0)
+            if seq and seq <= self.last_seq:
+                continue
+            if seq:
+                self.last_seq = seq
+            self.events.append(event)
+            return event
+
+    async def wait_for(
+        self, *types: str, resumable: bool = True, timeout: float = 60.0, raise_errors: bool = True
+    ) -> Event:
+        """Receive until an event of one of ``types``; ``error`` events raise ``ServerError``.
+
+        With ``resumable``, a dropped socket is resumed transparently and waiting goes on.
+        """
+        while True:
+            try:
+                event = await self.recv(timeout)
+            except (ConnectionClosed, OSError):
+                if not resumable or self.session_id is None:
+                    raise
+                await self.resume()
+                continue
+            if event["type"] in types:
+                return event
+            if event["type"] == "error" and raise_errors:
+                raise ServerError(event)
+            if event["type"] == "response.text.delta" and self.on_delta:
+                self.on_delta(event["delta"])
+
+    async def ask(self, text: str, timeout: float = 120.0) -> Reply:
+        """Send a typed turn and wait for its reply to finish (resuming if the socket drops)."""
+        sent = time.perf_counter()
+        await self.send({"type": "input.text", "text": text})
+        committed = await self.wait_for("input.committed", timeout=timeout)
+        first: float | None = None
+        deltas = 0
+        response_id: str | None = None
+        while True:
+            event = await self.wait_for(
+                "response.created", "response.text.delta", "response.done", timeout=timeout
+            )
+            if event["type"] == "response.created":
+                if event["input_item_id"] == committed["item_id"]:
+                    response_id = event["response_id"]
+            elif event.get("response_id") != response_id:
+                continue
+            elif event["type"] == "response.text.delta":
+                deltas += 1
+                if first is None:
+                    first = time.perf_counter() - sent
+                if self.on_delta:
+                    self.on_delta(event["delta"])
+            else:
+                if event["status"] == "failed" and event.get("reason") == "server_lost":
+                    response_id = None  # the new owner answers again; wait for that reply
+                    continue
+                return Reply(
+                    response_id or "", event["text"], event["status"], deltas, first, event
+                )
