@@ -127,6 +127,7 @@ class RealtimeClient:
         """Abort the TCP connection without a closing handshake (a network failure)."""
         if self._ws is not None:
             self._ws.transport.abort()
+            await self._ws.wait_closed()
             self._ws = None
 
     # ── messages ───────────────────────────────────────────────────────────

@@ -149,7 +149,10 @@ async def test_probes_and_metrics_report_a_served_turn(server: ServerProcess) ->
     await client.close()
 
     assert health.json() == {"status": "ok"}
-    assert ready.json() == {"ready": True, "checks": {"redis": True, "llm": True, "accepting": True}}
+    assert ready.json() == {
+        "ready": True,
+        "checks": {"redis": True, "llm": True, "accepting": True},
+    }
     assert "avatar_active_sessions " in metrics
     assert "avatar_connections 1.0" in metrics
     assert 'avatar_turns_total{status="completed"}' in metrics
