@@ -62,6 +62,7 @@ class LlamaCppLLM:
         self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="llama")
         self._idle: asyncio.Queue[Any] = asyncio.Queue()
         self._waiting = 0
+        self._running: set[threading.Event] = set()
         self._ready = False
         self.tokens_generated = 0
         """Tokens produced since start, across sessions (tests use it to prove cancellation)."""
@@ -126,14 +127,15 @@ class LlamaCppLLM:
                 cancelled.set()
 
         def generate() -> None:
-            chunks: Iterator[Any] = llama.create_chat_completion(
-                messages=[{"role": m.role, "content": m.content} for m in messages],
-                stream=True,
-                max_tokens=params.max_tokens,
-                temperature=params.temperature,
-                stop=list(params.stop) or None,
-            )
+            chunks: Iterator[Any] = iter(())
             try:
+                chunks = llama.create_chat_completion(
+                    messages=[{"role": m.role, "content": m.content} for m in messages],
+                    stream=True,
+                    max_tokens=params.max_tokens,
+                    temperature=params.temperature,
+                    stop=list(params.stop) or None,
+                )
                 for chunk in chunks:
                     if cancelled.is_set():
                         break
@@ -149,6 +151,7 @@ class LlamaCppLLM:
                 if close is not None:
                     close()
 
+        self._running.add(cancelled)
         job = loop.run_in_executor(self._executor, generate)
         # The context goes back to the pool only when its thread has really finished.
         job.add_done_callback(lambda _: self._idle.put_nowait(llama))
@@ -163,7 +166,11 @@ class LlamaCppLLM:
                 yield item
         finally:
             cancelled.set()
+            self._running.discard(cancelled)
 
     async def aclose(self) -> None:
+        """Stop running generations within one token (their streams end) and release the pool."""
         self._ready = False
+        for cancelled in self._running:
+            cancelled.set()
         self._executor.shutdown(wait=False, cancel_futures=True)

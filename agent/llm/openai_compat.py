@@ -113,11 +113,16 @@ def _parse_sse_line(line: str) -> object:
     try:
         chunk = json.loads(data)
     except ValueError:
-        raise LLMError(f"malformed stream chunk: {data[:100]}") from None
+        chunk = None
+    if not isinstance(chunk, dict):
+        raise LLMError(f"malformed stream chunk: {data[:100]}")
     if "error" in chunk:
         raise LLMError(f"model server error: {str(chunk['error'])[:200]}")
     choices = chunk.get("choices") or []
     if not choices:
         return None
-    content = (choices[0].get("delta") or {}).get("content")
+    if not isinstance(choices, list) or not isinstance(choices[0], dict):
+        raise LLMError(f"malformed stream chunk: {data[:100]}")
+    delta = choices[0].get("delta") or {}
+    content = delta.get("content") if isinstance(delta, dict) else None
     return content if isinstance(content, str) else None
