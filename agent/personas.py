@@ -32,14 +32,20 @@ class Persona:
 
 def parse_persona(persona_id: str, raw: bytes, source: str) -> Persona:
     """Parse the bytes of a persona file. ``source`` names the file in error messages."""
-    text = raw.decode("utf-8")
+    try:
+        text = raw.decode("utf-8").replace("\r\n", "\n")
+    except UnicodeDecodeError as exc:
+        raise PersonaError(f"{source}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
     meta: dict[str, object] = {}
     body = text
     if text.startswith("---\n"):
         end = text.find("\n---\n", 4)
         if end < 0:
             raise PersonaError(f"{source}: front matter is not closed with '---'")
-        loaded = yaml.safe_load(text[4:end]) or {}
+        try:
+            loaded = yaml.safe_load(text[4:end]) or {}
+        except yaml.YAMLError as exc:
+            raise PersonaError(f"{source}: invalid YAML front matter: {exc}") from None
         if not isinstance(loaded, dict):
             raise PersonaError(f"{source}: front matter must be a mapping")
         meta = loaded
@@ -66,7 +72,7 @@ class PersonaLibrary:
 
     def get(self, persona_id: str) -> Persona:
         """Return the current version of a persona; raises ``PersonaError``."""
-        if not _ID.match(persona_id):
+        if not _ID.fullmatch(persona_id):
             raise PersonaError(f"persona id {persona_id!r} is not a valid name")
         path = self._folder / f"{persona_id}.md"
         try:

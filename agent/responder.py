@@ -18,6 +18,9 @@ from agent.llm.protocols import LLM, GenerationParams, LLMError
 from agent.prompt import HistoryItem, build_messages
 
 Emit = Callable[[ev.AgentEvent], Awaitable[None]]
+"""Delivers one event. Contract: once called, delivery completes even if the caller is
+cancelled meanwhile (the cancellation is re-raised after it), so a delta handed to ``emit`` has
+been sent and counts in the reply's text."""
 Clock = Callable[[], float]
 
 
@@ -75,15 +78,28 @@ async def run_response(
 ) -> ev.ResponseDone:
     """Generate and emit one reply; returns its ``ResponseDone`` (also emitted)."""
     tracker = ResponseTracker(response_id, clock)
-    await emit(ev.ResponseCreated(response_id, input_item_id))
     messages = build_messages(system_prompt, history, history_chars)
     try:
+        await emit(ev.ResponseCreated(response_id, input_item_id))
+        done = None
         async with aclosing(llm.stream(messages, params)) as deltas:
-            async for delta in deltas:
+            while done is None:
+                # Only the model's own failures end the reply as "failed"; a failure to
+                # deliver (lost lease, storage down) propagates to the caller.
+                try:
+                    delta = await anext(deltas)
+                except StopAsyncIteration:
+                    done = tracker.done("completed")
+                    break
+                except LLMError as exc:
+                    done = tracker.done("failed", str(exc), exc.code)
+                    break
+                except Exception as exc:  # an engine bug still ends the reply with done
+                    done = tracker.done(
+                        "failed", f"model error: {type(exc).__name__}", "llm_failed"
+                    )
+                    break
                 await emit(tracker.delta(delta))
-        done = tracker.done("completed")
-    except LLMError as exc:
-        done = tracker.done("failed", str(exc), exc.code)
     except asyncio.CancelledError as exc:
         # task.cancel(msg) names the reason: "client" (response.cancel) or "interrupted".
         done = tracker.done("cancelled", str(exc.args[0]) if exc.args else "cancelled")

@@ -103,11 +103,18 @@ def start_server(env_overrides: dict[str, str]) -> tuple[subprocess.Popen[bytes]
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    env = {**os.environ, "AVATAR_PORT": str(port), "AVATAR_REDIS__KEY_PREFIX": "bench:",
-           **env_overrides}
+    env = {
+        **os.environ,
+        "AVATAR_PORT": str(port),
+        "AVATAR_REDIS__KEY_PREFIX": "bench:",
+        **env_overrides,
+    }
     proc = subprocess.Popen(
-        [sys.executable, "-m", "server.cli", "serve"], cwd=ROOT, env=env,
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [sys.executable, "-m", "server.cli", "serve"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -141,18 +148,25 @@ async def main() -> None:
             proc.send_signal(signal.SIGTERM)
             proc.wait(20)
 
-    print(f"{'sessions':>8} {'turns':>6} {'TTFT p50':>9} {'TTFT p95':>9} "
-          f"{'LLM p50':>8} {'LLM p95':>8} {'reply p50':>9} {'turns/s':>8}")
+    print(
+        f"{'sessions':>8} {'turns':>6} {'TTFT p50':>9} {'TTFT p95':>9} "
+        f"{'LLM p50':>8} {'LLM p95':>8} {'reply p50':>9} {'turns/s':>8}"
+    )
     for s in scenarios:
-        print(f"{s['sessions']:>8} {s['sessions'] * s['turns_per_session']:>6} "
-              f"{s['client_ttft']['p50_ms']:>7.0f}ms {s['client_ttft']['p95_ms']:>7.0f}ms "
-              f"{s['server_llm_ttft']['p50_ms']:>6.0f}ms {s['server_llm_ttft']['p95_ms']:>6.0f}ms "
-              f"{s['reply_total']['p50_ms']:>7.0f}ms {s['turns_per_second']:>8}")
+        print(
+            f"{s['sessions']:>8} {s['sessions'] * s['turns_per_session']:>6} "
+            f"{s['client_ttft']['p50_ms']:>7.0f}ms {s['client_ttft']['p95_ms']:>7.0f}ms "
+            f"{s['server_llm_ttft']['p50_ms']:>6.0f}ms {s['server_llm_ttft']['p95_ms']:>6.0f}ms "
+            f"{s['reply_total']['p50_ms']:>7.0f}ms {s['turns_per_second']:>8}"
+        )
     report = {
         "benchmark": "ttft_over_websocket",
         "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
-                    "platform": platform.platform()},
+        "machine": {
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+        },
         "server": url if args.url else "started by the benchmark (embedded defaults)",
         "max_tokens": int(args.max_tokens),
         "scenarios": scenarios,

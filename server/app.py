@@ -109,6 +109,7 @@ def create_app(settings: Settings | None = None, *, llm: LLM | None = None) -> F
                     lease_ms=int(settings.session.lease_ttl_s * 1000),
                     params=GenerationParams(settings.llm.max_tokens, settings.llm.temperature),
                     history_chars=settings.llm.history_chars,
+                    history_max=settings.session.history_max_messages,
                 ),
                 config_for=effective_config_factory(settings, engine),
             ),

@@ -130,12 +130,12 @@ class Connection:
     # ── reader ─────────────────────────────────────────────────────────────
 
     async def _read_loop(self) -> None:
+        handshake_deadline = time.monotonic() + self._conn.handshake_timeout_s
         while not self._outbox.closed:
-            timeout = (
-                self._conn.handshake_timeout_s
-                if self._runtime is None
-                else self._conn.idle_timeout_s
-            )
+            if self._runtime is None:  # counted from the upgrade, not from the last frame
+                timeout = max(0.0, handshake_deadline - time.monotonic())
+            else:
+                timeout = self._conn.idle_timeout_s
             try:
                 message = await asyncio.wait_for(self._ws.receive(), timeout)
             except TimeoutError:
@@ -289,6 +289,7 @@ _CLOSING_REASONS: dict[ErrorCode, wire.ClosingReason] = {
     ErrorCode.IDLE_TIMEOUT: "idle_timeout",
     ErrorCode.RATE_LIMITED: "rate_limited",
     ErrorCode.LEASE_LOST: "lease_lost",
+    ErrorCode.STORE_UNAVAILABLE: "store_unavailable",
 }
 
 

@@ -14,7 +14,7 @@ class TokenBucket:
         """Take one token if there is one; ``now`` is a monotonic time in seconds."""
         elapsed = max(0.0, now - self._updated)
         self._tokens = min(self._burst, self._tokens + elapsed * self._rate)
-        self._updated = now
+        self._updated = max(self._updated, now)
         if self._tokens >= 1.0:
             self._tokens -= 1.0
             return True

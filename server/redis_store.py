@@ -27,7 +27,7 @@ from agent.prompt import HistoryItem
 
 _FENCED_APPEND = """
 local lease = redis.call('GET', KEYS[1])
-if not lease or string.sub(lease, 1, #ARGV[1]) ~= ARGV[1] then return 0 end
+if not lease or string.sub(lease, 1, #ARGV[1] + 1) ~= ARGV[1] .. '|' then return 0 end
 local ttl = tonumber(ARGV[5])
 if ARGV[3] ~= '' then
   redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[4], ARGV[2] .. '-0', 'e', ARGV[3])
@@ -47,7 +47,7 @@ return 1
 
 _RENEW = """
 local lease = redis.call('GET', KEYS[1])
-if not lease or string.sub(lease, 1, #ARGV[1]) ~= ARGV[1] then return 0 end
+if not lease or string.sub(lease, 1, #ARGV[1] + 1) ~= ARGV[1] .. '|' then return 0 end
 redis.call('SET', KEYS[1], ARGV[1] .. '|' .. ARGV[2], 'PX', ARGV[3])
 if ARGV[2] == 'a' then redis.call('HSET', KEYS[2], 'last_seen_ms', ARGV[5]) end
 for i = 2, 4 do redis.call('PEXPIRE', KEYS[i], ARGV[4]) end
@@ -56,7 +56,9 @@ return 1
 
 _RELEASE = """
 local lease = redis.call('GET', KEYS[1])
-if lease and string.sub(lease, 1, #ARGV[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+if lease and string.sub(lease, 1, #ARGV[1] + 1) == ARGV[1] .. '|' then
+  return redis.call('DEL', KEYS[1])
+end
 return 0
 """
 

@@ -41,8 +41,8 @@ class ManagerConfig:
 
 
 class SessionBusy(ProtocolError):
-    def __init__(self, retry_after_ms: int) -> None:
-        super().__init__(ErrorCode.SESSION_BUSY, "another connection drives this session")
+    def __init__(self, retry_after_ms: int, event_id: str | None = None) -> None:
+        super().__init__(ErrorCode.SESSION_BUSY, "another connection drives this session", event_id)
         self.retry_after_ms = retry_after_ms
 
 
@@ -125,10 +125,10 @@ class SessionManager:
         recovered = runtime is None
         if runtime is not None:
             if runtime.attached:
-                raise SessionBusy(self._config.runtime.lease_ms)
+                raise SessionBusy(self._config.runtime.lease_ms, msg.event_id)
         else:
             owner = self._new_owner()
-            await self._acquire(sid, owner)
+            await self._acquire(sid, owner, msg.event_id)
             fields = await self._store.load_fields(sid, "persona_name", "system_prompt")
             persona = PinnedPersona(
                 meta.persona,
@@ -168,14 +168,14 @@ class SessionManager:
             await runtime.recover(pending.get("pending_input"), pending.get("open_response"))
         return runtime
 
-    async def _acquire(self, sid: str, owner: str) -> None:
+    async def _acquire(self, sid: str, owner: str, event_id: str | None) -> None:
         deadline = time.monotonic() + self._config.lease_wait_s
         while True:
             holder = await self._store.try_acquire(sid, owner, self._config.runtime.lease_ms)
             if holder is None:
                 return
             if holder.attached or time.monotonic() >= deadline:
-                raise SessionBusy(holder.remaining_ms)
+                raise SessionBusy(holder.remaining_ms, event_id)
             await asyncio.sleep(0.1)
 
     # ── runtime ownership ──────────────────────────────────────────────────

@@ -61,6 +61,8 @@ class RuntimeConfig:
     lease_ms: int
     params: GenerationParams
     history_chars: int
+    history_max: int = 200
+    """Messages kept in memory, as in Redis (oldest dropped first)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -210,9 +212,33 @@ class SessionRuntime:
     # ── events ─────────────────────────────────────────────────────────────
 
     async def emit(self, event: ev.AgentEvent | wire.ServerEvent) -> None:
-        """Number, log (fenced), then send one event. Raises ``LeaseLost``."""
+        """Number, log (fenced), then send one event. Raises ``LeaseLost``.
+
+        Once called, the event is delivered even if the caller is cancelled meanwhile; the
+        cancellation is re-raised afterwards. So what a reply counts as sent was sent, and the
+        log never holds a seq this runtime has not counted (the Redis write may already have run
+        when an await on it is cancelled).
+        """
+        delivery = asyncio.ensure_future(self._emit_serialized(event))
+        cancelled: asyncio.CancelledError | None = None
+        while not delivery.done():
+            try:
+                await asyncio.shield(delivery)
+            except asyncio.CancelledError as exc:
+                cancelled = exc
+        if cancelled is not None:
+            if not delivery.cancelled():
+                delivery.exception()  # retrieved: the cancellation takes precedence
+            raise cancelled
+        delivery.result()
+
+    async def _emit_serialized(self, event: ev.AgentEvent | wire.ServerEvent) -> None:
         async with self._lock:
-            await self._emit_locked(event)
+            try:
+                await self._emit_locked(event)
+            except LeaseLost:
+                await self._lose_lease()
+                raise
 
     async def _emit_locked(
         self, event: ev.AgentEvent | wire.ServerEvent, fields: dict[str, str] | None = None
@@ -235,6 +261,7 @@ class SessionRuntime:
         self._seq = seq
         if history is not None:
             self._history.append(history)
+            del self._history[: -self._config.history_max]
         if self._outbox is not None:
             self._outbox.send_text(payload)
 
@@ -274,7 +301,7 @@ class SessionRuntime:
             self._metrics.turns.labels(status="cancelled").inc()
             raise
         except LeaseLost:
-            await self._lose_lease()
+            pass  # emit has told the client and asked for this runtime to close
         except Exception:
             log.exception("response_failed", session_id=self.session_id)
             with contextlib.suppress(Exception):
@@ -333,12 +360,17 @@ class SessionRuntime:
         log.warning("lease_lost", session_id=self.session_id)
         outbox = self._outbox
         if outbox is not None:
-            err = error_event(ErrorCode.LEASE_LOST, "this server lost the session; resume it")
-            outbox.send_text(
-                err.model_copy(
-                    update={"seq": self._seq, "session_id": self.session_id}
-                ).model_dump_json()
-            )
+            # Not logged (we may no longer write), so not numbered: seq 0.
+            notices: list[wire.ServerEvent] = [
+                error_event(ErrorCode.LEASE_LOST, "this server lost the session; resume it"),
+                wire.SessionClosing(
+                    seq=0, reason="lease_lost", close_code=CLOSE_LEASE_LOST, resumable=True
+                ),
+            ]
+            for notice in notices:
+                outbox.send_text(
+                    notice.model_copy(update={"session_id": self.session_id}).model_dump_json()
+                )
             outbox.close(CLOSE_LEASE_LOST)
         self._outbox = None
         self._spawn_close()

@@ -89,7 +89,7 @@ class ConnectionSettings(BaseModel):
     allowed_origins: list[str] = Field(
         default_factory=list,
         description=(
-            "Browser origins allowed to open a socket, besides same-origin and loopback ones. "
+            "Browser origins allowed to open a socket, besides same-origin pages. "
             "'*' allows all. Requests without an Origin header (non-browser clients) are allowed."
         ),
     )

@@ -20,7 +20,18 @@ EventId = Annotated[str, Field(max_length=64, description="Client-chosen id, ech
 
 
 class _Message(BaseModel):
+    """Client messages: unknown fields are refused, so typos surface as errors."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class _Out(BaseModel):
+    """Server messages: clients must ignore fields they do not know (additive evolution), and
+    the exported schema marks every field the server always sends as required."""
+
+    model_config = ConfigDict(
+        extra="ignore", frozen=True, json_schema_serialization_defaults_required=True
+    )
 
 
 # ───────────────────────────── client → server ─────────────────────────────
@@ -101,25 +112,31 @@ CLIENT_MESSAGE_TYPES: dict[str, type[_Message]] = {
 # ───────────────────────────── server → client ─────────────────────────────
 
 
-class ServerEvent(_Message):
-    seq: int = Field(ge=0, description="Per-session event number; 0 only before a session exists.")
+class ServerEvent(_Out):
+    seq: int = Field(
+        ge=0,
+        description=(
+            "Per-session event number, +1 per event. 0 marks notices outside the numbered "
+            "stream: before a session exists, or after this server lost the session."
+        ),
+    )
     session_id: str | None = None
 
 
-class PersonaInfo(_Message):
+class PersonaInfo(_Out):
     id: str
     name: str
     version: str
 
 
-class AudioFormat(_Message):
+class AudioFormat(_Out):
     enabled: bool
     encoding: Literal["pcm16"] = "pcm16"
     sample_rate: int
     channels: Literal[1] = 1
 
 
-class EffectiveLimits(_Message):
+class EffectiveLimits(_Out):
     max_text_frame_bytes: int
     max_binary_frame_bytes: int
     max_input_chars: int
@@ -127,7 +144,7 @@ class EffectiveLimits(_Message):
     message_burst: int
 
 
-class EffectiveConfig(_Message):
+class EffectiveConfig(_Out):
     """The configuration in force for this session, as the server applies it."""
 
     persona: PersonaInfo
@@ -141,18 +158,18 @@ class EffectiveConfig(_Message):
     limits: EffectiveLimits
 
 
-class ServerInfo(_Message):
+class ServerInfo(_Out):
     version: str
     instance: str
 
 
-class HistoryEntry(_Message):
+class HistoryEntry(_Out):
     item_id: str
     role: Literal["user", "assistant"]
     text: str
 
 
-class ReplayInfo(_Message):
+class ReplayInfo(_Out):
     from_seq: int = Field(description="First replayed seq (last_seq + 1).")
     count: int = Field(description="Events replayed before this one.")
     gap: bool = Field(description="True if events the client missed had expired; see history.")
@@ -176,7 +193,8 @@ class SessionResumed(ServerEvent):
     server: ServerInfo
     replay: ReplayInfo
     history: list[HistoryEntry] | None = Field(
-        None, description="The conversation so far; present only when replay.gap is true."
+        None,
+        description="The last 50 messages of the conversation; only when replay.gap is true.",
     )
 
 
@@ -201,11 +219,11 @@ class ResponseTextDelta(ServerEvent):
     delta: str
 
 
-class Usage(_Message):
+class Usage(_Out):
     output_tokens: int
 
 
-class Timings(_Message):
+class Timings(_Out):
     first_token_ms: float | None = Field(description="Request to first text token.")
     total_ms: float
 
@@ -236,7 +254,9 @@ class Pong(ServerEvent):
     event_id: str | None = None
 
 
-ClosingReason = Literal["idle_timeout", "rate_limited", "lease_lost", "shutdown", "slow_consumer"]
+ClosingReason = Literal[
+    "idle_timeout", "rate_limited", "lease_lost", "store_unavailable", "shutdown"
+]
 
 
 class SessionClosing(ServerEvent):

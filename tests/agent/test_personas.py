@@ -113,28 +113,16 @@ def test_invalid_file_raises_persona_error_naming_the_file(raw: bytes, problem: 
     assert problem in str(info.value)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: invalid YAML in front matter escapes as yaml.YAMLError, not PersonaError",
-)
 def test_invalid_yaml_front_matter_raises_persona_error_naming_the_file() -> None:
     with pytest.raises(PersonaError, match=r"^broken\.md: "):
         parse_persona("broken", b"---\nname: [unclosed\n---\nPrompt.\n", "broken.md")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: bytes that are not UTF-8 escape as UnicodeDecodeError, not PersonaError",
-)
 def test_file_that_is_not_utf8_raises_persona_error_naming_the_file() -> None:
     with pytest.raises(PersonaError, match=r"^broken\.md: "):
         parse_persona("broken", b"---\nname: Ada\n---\nCaf\xe9\n", "broken.md")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: a file saved with CRLF line endings has its front matter read as prompt text",
-)
 def test_front_matter_with_windows_line_endings_is_parsed() -> None:
     persona = parse_persona("ada", VALID.replace(b"\n", b"\r\n"), "ada.md")
 
@@ -268,10 +256,6 @@ def test_library_error_for_a_bad_file_names_the_path(tmp_path: Path) -> None:
     assert str(info.value).startswith(str(tmp_path / "bad.md"))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: the id pattern ends in '$', which also matches before a trailing newline",
-)
 def test_library_rejects_an_id_with_a_trailing_newline(tmp_path: Path) -> None:
     with pytest.raises(PersonaError, match="is not a valid name"):
         PersonaLibrary(tmp_path).get("ada\n")

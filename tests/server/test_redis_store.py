@@ -227,10 +227,6 @@ async def test_release_of_a_free_lease_is_harmless(store: RedisSessionStore) -> 
     assert await store.try_acquire(SID, OWNER, LEASE_MS) is None
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: lease scripts compare the owner as a prefix of the lease value, not up to '|'",
-)
 async def test_owner_whose_id_is_a_prefix_of_the_holders_is_a_stranger(
     store: RedisSessionStore,
 ) -> None:

@@ -1,0 +1,271 @@
+"""Session runtime orchestration: real Redis, a scripted model on a timeline, a fake socket.
+
+Invariants checked after cancels and interruptions landing at many points in time:
+- the Redis log holds seqs 1..N with no gap or repeat, and the socket got exactly those events;
+- each reply's done text equals the deltas sent for it (history never holds unsent words);
+- history holds exactly the done texts of the replies that sent something;
+- closing the session leaves no task behind.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncGenerator, Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+from redis.asyncio import Redis
+
+from agent.llm.protocols import ChatMessage, GenerationParams
+from agent.personas import PersonaLibrary
+from server.metrics import Metrics
+from server.protocol import messages as wire
+from server.redis_store import RedisSessionStore
+from server.session_manager import ManagerConfig, SessionManager
+from server.session_runtime import PinnedPersona, RuntimeConfig, SessionRuntime
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+class TimelineLLM:
+    """Yields ``tokens`` words, one every ``interval`` seconds; records early closes."""
+
+    name = "timeline"
+    ready = True
+    queue_depth = 0
+
+    def __init__(self, tokens: int = 12, interval: float = 0.002) -> None:
+        self.tokens = tokens
+        self.interval = interval
+        self.closed_early = 0
+
+    async def start(self) -> None:
+        return None
+
+    async def aclose(self) -> None:
+        return None
+
+    async def stream(
+        self, messages: Sequence[ChatMessage], params: GenerationParams
+    ) -> AsyncGenerator[str, None]:
+        finished = False
+        try:
+            for i in range(self.tokens):
+                await asyncio.sleep(self.interval)
+                yield f" w{i}"
+            finished = True
+        finally:
+            if not finished:
+                self.closed_early += 1
+
+
+class FakeOutbox:
+    def __init__(self) -> None:
+        self.frames: list[dict[str, Any]] = []
+        self.closed: int | None = None
+
+    def send_text(self, text: str) -> None:
+        self.frames.append(json.loads(text))
+
+    def close(self, code: int) -> None:
+        self.closed = code
+
+
+def _config_for(persona: PinnedPersona) -> wire.EffectiveConfig:
+    limits = wire.EffectiveLimits(
+        max_text_frame_bytes=1,
+        max_binary_frame_bytes=1,
+        max_input_chars=1,
+        messages_per_second=1,
+        message_burst=1,
+    )
+    return wire.EffectiveConfig(
+        persona=wire.PersonaInfo(id=persona.id, name=persona.name, version=persona.version),
+        llm="timeline",
+        capabilities=wire.Capabilities(),
+        audio_in=wire.AudioFormat(enabled=False, sample_rate=16000),
+        audio_out=wire.AudioFormat(enabled=False, sample_rate=22050),
+        heartbeat_interval_s=15,
+        idle_timeout_s=60,
+        resume_ttl_s=60,
+        limits=limits,
+    )
+
+
+@pytest.fixture
+def make_manager(redis_client: Redis, key_prefix: str) -> Any:
+    def make(llm: TimelineLLM) -> SessionManager:
+        store = RedisSessionStore(
+            redis_client, prefix=key_prefix, idle_ttl_s=60, replay_max=10_000, history_max=500
+        )
+        return SessionManager(
+            store=store,
+            llm=llm,
+            personas=PersonaLibrary(ROOT / "prompts"),
+            metrics=Metrics(),
+            config=ManagerConfig(
+                instance="test",
+                version="0",
+                default_persona="default",
+                resume_ttl_s=60,
+                lease_wait_s=1,
+                runtime=RuntimeConfig(lease_ms=5000, params=GenerationParams(), history_chars=2000),
+                config_for=_config_for,
+            ),
+        )
+
+    return make
+
+
+async def _until_idle(runtime: SessionRuntime) -> None:
+    for _ in range(500):
+        if runtime.state == "listening" and runtime._response is None:
+            return
+        await asyncio.sleep(0.005)
+    raise AssertionError("the reply did not finish")
+
+
+async def _check_invariants(
+    redis_client: Redis, key_prefix: str, runtime: SessionRuntime, outbox: FakeOutbox
+) -> None:
+    sid = runtime.session_id
+    entries = await redis_client.xrange(f"{key_prefix}session:{{{sid}}}:events")
+    logged = [json.loads(fields["e"]) for _, fields in entries]
+    assert [e["seq"] for e in logged] == list(range(1, len(logged) + 1))
+    assert outbox.frames == logged, "the socket got exactly the logged events, in order"
+
+    done_texts = []
+    for done in (e for e in logged if e["type"] == "response.done"):
+        sent = "".join(
+            e["delta"]
+            for e in logged
+            if e["type"] == "response.text.delta" and e["response_id"] == done["response_id"]
+        )
+        expected = sent.strip() if done["status"] == "completed" else sent
+        assert done["text"] == expected
+        if expected:
+            done_texts.append(expected)
+    rows = await redis_client.lrange(f"{key_prefix}session:{{{sid}}}:history", 0, -1)
+    assistant = [json.loads(r)["text"] for r in rows if json.loads(r)["role"] == "assistant"]
+    assert assistant == done_texts
+    assert [h.text for h in runtime.history if h.role == "assistant"] == done_texts
+
+
+@pytest.mark.parametrize("cancel_after", [0.0, 0.0005, 0.001, 0.002, 0.003, 0.005, 0.008, 0.013])
+async def test_a_cancel_at_any_moment_keeps_log_socket_and_history_consistent(
+    make_manager: Any, redis_client: Redis, key_prefix: str, cancel_after: float
+) -> None:
+    llm = TimelineLLM(tokens=10, interval=0.001)
+    manager = make_manager(llm)
+    outbox = FakeOutbox()
+    runtime = await manager.start(wire.SessionStart(protocol_version="1"), outbox)
+    for _ in range(3):
+        await runtime.submit_text("tell me something")
+        await asyncio.sleep(cancel_after)
+        await runtime.cancel(None)
+        await _until_idle(runtime)
+    await _check_invariants(redis_client, key_prefix, runtime, outbox)
+    await manager.shutdown()
+
+
+async def test_a_storm_of_interruptions_completes_only_the_last_reply(
+    make_manager: Any, redis_client: Redis, key_prefix: str
+) -> None:
+    llm = TimelineLLM(tokens=8, interval=0.002)
+    manager = make_manager(llm)
+    outbox = FakeOutbox()
+    runtime = await manager.start(wire.SessionStart(protocol_version="1"), outbox)
+    for i in range(15):
+        await runtime.submit_text(f"question {i}")
+        await asyncio.sleep(0.001 * (i % 4))
+    await _until_idle(runtime)
+
+    await _check_invariants(redis_client, key_prefix, runtime, outbox)
+    created = [f["response_id"] for f in outbox.frames if f["type"] == "response.created"]
+    dones = [f for f in outbox.frames if f["type"] == "response.done"]
+    assert [d["response_id"] for d in dones] == created, "each reply ends exactly once"
+    committed = [f for f in outbox.frames if f["type"] == "input.committed"]
+    assert len(committed) == 15
+    assert dones[-1]["response_id"] == created[-1]
+    assert all(d["status"] == "cancelled" and d["reason"] == "interrupted" for d in dones[:-1])
+    assert dones[-1]["status"] == "completed"
+    assert llm.closed_early >= 1, "interrupted replies stopped the model"
+    await manager.shutdown()
+
+
+async def test_closing_a_session_mid_reply_leaves_no_task_behind(
+    make_manager: Any, redis_client: Redis, key_prefix: str
+) -> None:
+    before = {t for t in asyncio.all_tasks() if not t.done()}
+    llm = TimelineLLM(tokens=1000, interval=0.001)
+    manager = make_manager(llm)
+    outbox = FakeOutbox()
+    runtime = await manager.start(wire.SessionStart(protocol_version="1"), outbox)
+    await runtime.submit_text("go on forever")
+    await asyncio.sleep(0.02)
+    assert runtime.state == "speaking"
+    await manager.shutdown()
+
+    await asyncio.sleep(0)
+    leftover = {t for t in asyncio.all_tasks() if not t.done()} - before
+    assert leftover == set(), [t.get_name() for t in leftover]
+    assert manager.active == 0
+    assert llm.closed_early == 1
+    lease = await redis_client.get(f"{key_prefix}session:{{{runtime.session_id}}}:lease")
+    assert lease is None, "the lease is released so another process can resume at once"
+    await _check_invariants(redis_client, key_prefix, runtime, outbox)
+
+
+async def test_a_detached_session_finishes_its_reply_then_releases_the_lease(
+    make_manager: Any, redis_client: Redis, key_prefix: str
+) -> None:
+    llm = TimelineLLM(tokens=20, interval=0.002)
+    manager = make_manager(llm)
+    outbox = FakeOutbox()
+    runtime = await manager.start(wire.SessionStart(protocol_version="1"), outbox)
+    await runtime.submit_text("hello")
+    await asyncio.sleep(0.01)
+    runtime.detach(outbox)
+    lease_key = f"{key_prefix}session:{{{runtime.session_id}}}:lease"
+    assert await redis_client.get(lease_key) is not None, "held while the reply runs"
+    for _ in range(200):
+        if manager.active == 0:
+            break
+        await asyncio.sleep(0.01)
+    assert manager.active == 0
+    assert await redis_client.get(lease_key) is None
+    entries = await redis_client.xrange(f"{key_prefix}session:{{{runtime.session_id}}}:events")
+    last = json.loads(entries[-1][1]["e"])
+    assert last["type"] == "response.done"
+    assert last["status"] == "completed", "the reply ran to its end into the log"
+    await manager.shutdown()
+
+
+async def test_a_stolen_lease_stops_the_runtime_and_tells_the_client(
+    make_manager: Any, redis_client: Redis, key_prefix: str
+) -> None:
+    llm = TimelineLLM(tokens=500, interval=0.002)
+    manager = make_manager(llm)
+    outbox = FakeOutbox()
+    runtime = await manager.start(wire.SessionStart(protocol_version="1"), outbox)
+    await runtime.submit_text("hello")
+    await asyncio.sleep(0.01)
+    lease_key = f"{key_prefix}session:{{{runtime.session_id}}}:lease"
+    await redis_client.set(lease_key, "someone-else|a")  # another process took over
+    for _ in range(200):
+        if outbox.closed is not None:
+            break
+        await asyncio.sleep(0.005)
+    assert outbox.closed == 4410
+    notices = [f for f in outbox.frames if f["seq"] == 0]
+    assert [n["type"] for n in notices] == ["error", "session.closing"]
+    assert notices[0]["code"] == "lease_lost"
+    for _ in range(200):
+        if manager.active == 0:
+            break
+        await asyncio.sleep(0.005)
+    assert manager.active == 0
+    assert await redis_client.get(lease_key) == "someone-else|a", "never released by a loser"
+    await manager.shutdown()
