@@ -163,13 +163,13 @@ def create_app(settings: Settings | None = None, *, llm: LLM | None = None) -> F
             log.warning("origin_refused", origin=origin)
             await ws.close(CLOSE_POLICY)  # before accept: the upgrade is refused with HTTP 403
             return
-        with structlog.contextvars.bound_contextvars():
-            await Connection(
-                ws,
-                s.manager,
-                limits=settings.limits,
-                connection=settings.connection,
-                metrics=s.metrics,
-            ).serve()
+        # Each connection runs in its own task; the reader binds session_id into its context.
+        await Connection(
+            ws,
+            s.manager,
+            limits=settings.limits,
+            connection=settings.connection,
+            metrics=s.metrics,
+        ).serve()
 
     return app

@@ -60,7 +60,6 @@ def init_sentry(settings: ObservabilitySettings, release: str) -> bool:
         dsn=settings.sentry_dsn,
         environment=settings.sentry_environment,
         release=release,
-        send_default_pii=False,
         traces_sample_rate=0.0,
     )
     return True

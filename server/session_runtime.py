@@ -21,6 +21,7 @@ from typing import Protocol
 import structlog
 
 from agent import events as ev
+from agent.cancellation import finish_despite_cancel
 from agent.llm.protocols import LLM, GenerationParams
 from agent.prompt import HistoryItem
 from agent.responder import run_response
@@ -219,18 +220,7 @@ class SessionRuntime:
         log never holds a seq this runtime has not counted (the Redis write may already have run
         when an await on it is cancelled).
         """
-        delivery = asyncio.ensure_future(self._emit_serialized(event))
-        cancelled: asyncio.CancelledError | None = None
-        while not delivery.done():
-            try:
-                await asyncio.shield(delivery)
-            except asyncio.CancelledError as exc:
-                cancelled = exc
-        if cancelled is not None:
-            if not delivery.cancelled():
-                delivery.exception()  # retrieved: the cancellation takes precedence
-            raise cancelled
-        delivery.result()
+        await finish_despite_cancel(self._emit_serialized(event))
 
     async def _emit_serialized(self, event: ev.AgentEvent | wire.ServerEvent) -> None:
         async with self._lock:

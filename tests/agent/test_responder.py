@@ -12,6 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from agent import events as ev
+from agent.cancellation import finish_despite_cancel
 from agent.llm.protocols import (
     LLM,
     ChatMessage,
@@ -465,15 +466,7 @@ async def test_a_delta_being_sent_when_the_cancel_lands_counts_as_sent() -> None
         delivered.append(event)
 
     async def emit(event: ev.AgentEvent) -> None:
-        delivery = asyncio.ensure_future(deliver(event))
-        cancelled: asyncio.CancelledError | None = None
-        while not delivery.done():
-            try:
-                await asyncio.shield(delivery)
-            except asyncio.CancelledError as exc:
-                cancelled = exc
-        if cancelled is not None:
-            raise cancelled
+        await finish_despite_cancel(deliver(event))
 
     task = asyncio.create_task(
         run_response(

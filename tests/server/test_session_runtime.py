@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncGenerator, Sequence
+from collections.abc import AsyncGenerator, Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -119,12 +119,18 @@ def make_manager(redis_client: Redis, key_prefix: str) -> Any:
     return make
 
 
-async def _until_idle(runtime: SessionRuntime) -> None:
-    for _ in range(500):
-        if runtime.state == "listening" and runtime._response is None:
-            return
+async def _eventually(condition: Callable[[], bool], what: str, timeout: float = 2.5) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not condition():
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"timed out waiting until {what}")
         await asyncio.sleep(0.005)
-    raise AssertionError("the reply did not finish")
+
+
+async def _until_idle(runtime: SessionRuntime) -> None:
+    await _eventually(
+        lambda: runtime.state == "listening" and runtime._response is None, "the reply finished"
+    )
 
 
 async def _check_invariants(
@@ -230,11 +236,7 @@ async def test_a_detached_session_finishes_its_reply_then_releases_the_lease(
     runtime.detach(outbox)
     lease_key = f"{key_prefix}session:{{{runtime.session_id}}}:lease"
     assert await redis_client.get(lease_key) is not None, "held while the reply runs"
-    for _ in range(200):
-        if manager.active == 0:
-            break
-        await asyncio.sleep(0.01)
-    assert manager.active == 0
+    await _eventually(lambda: manager.active == 0, "the runtime closed")
     assert await redis_client.get(lease_key) is None
     entries = await redis_client.xrange(f"{key_prefix}session:{{{runtime.session_id}}}:events")
     last = json.loads(entries[-1][1]["e"])
@@ -254,18 +256,11 @@ async def test_a_stolen_lease_stops_the_runtime_and_tells_the_client(
     await asyncio.sleep(0.01)
     lease_key = f"{key_prefix}session:{{{runtime.session_id}}}:lease"
     await redis_client.set(lease_key, "someone-else|a")  # another process took over
-    for _ in range(200):
-        if outbox.closed is not None:
-            break
-        await asyncio.sleep(0.005)
+    await _eventually(lambda: outbox.closed is not None, "the socket was closed")
     assert outbox.closed == 4410
     notices = [f for f in outbox.frames if f["seq"] == 0]
     assert [n["type"] for n in notices] == ["error", "session.closing"]
     assert notices[0]["code"] == "lease_lost"
-    for _ in range(200):
-        if manager.active == 0:
-            break
-        await asyncio.sleep(0.005)
-    assert manager.active == 0
+    await _eventually(lambda: manager.active == 0, "the runtime closed")
     assert await redis_client.get(lease_key) == "someone-else|a", "never released by a loser"
     await manager.shutdown()

@@ -1,0 +1,43 @@
+"""Logs are JSON, carry the bound session id, and never show user text unless debugging."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import structlog
+
+from server.observability import configure_logging, init_sentry
+from server.settings import ObservabilitySettings
+
+
+def test_json_logs_carry_the_session_id_and_redact_user_text(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    configure_logging(ObservabilitySettings(log_level="info", log_json=True))
+    with structlog.contextvars.bound_contextvars(session_id="sess_x"):
+        structlog.get_logger("t").info("turn", text="my secret address", resume_token="tok")
+    line = json.loads(capsys.readouterr().err.strip().splitlines()[-1])
+    assert line["event"] == "turn"
+    assert line["session_id"] == "sess_x"
+    assert line["text"] == "[redacted]"
+    assert line["resume_token"] == "[redacted]"
+
+
+def test_debug_logs_keep_text_for_local_troubleshooting(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    configure_logging(ObservabilitySettings(log_level="debug", log_json=True))
+    structlog.get_logger("t").debug("turn", text="hello")
+    line = json.loads(capsys.readouterr().err.strip().splitlines()[-1])
+    assert line["text"] == "hello"
+    configure_logging(ObservabilitySettings())
+
+
+def test_sentry_starts_only_when_a_dsn_is_set() -> None:
+    assert init_sentry(ObservabilitySettings(), "0") is False
+    import sentry_sdk
+
+    assert init_sentry(ObservabilitySettings(sentry_dsn="http://key@127.0.0.1:9/1"), "0") is True
+    assert sentry_sdk.get_client().is_active()
+    sentry_sdk.get_client().close(timeout=0)
