@@ -74,6 +74,7 @@ async def run_response(
     params: GenerationParams,
     history_chars: int,
     emit: Emit,
+    cache_key: str | None = None,
     clock: Clock = time.perf_counter,
 ) -> ev.ResponseDone:
     """Generate and emit one reply; returns its ``ResponseDone`` (also emitted)."""
@@ -82,7 +83,7 @@ async def run_response(
     try:
         await emit(ev.ResponseCreated(response_id, input_item_id))
         done = None
-        async with aclosing(llm.stream(messages, params)) as deltas:
+        async with aclosing(llm.stream(messages, params, cache_key=cache_key)) as deltas:
             while done is None:
                 # Only the model's own failures end the reply as "failed"; a failure to
                 # deliver (lost lease, storage down) propagates to the caller.

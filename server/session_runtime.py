@@ -281,6 +281,7 @@ class SessionRuntime:
                 params=self._config.params,
                 history_chars=self._config.history_chars,
                 emit=emit,
+                cache_key=self.session_id,
             )
             self._metrics.observe_response(done)
             if done.status == "failed" and done.error_code:

@@ -109,10 +109,19 @@ class LLMSettings(BaseModel):
         2,
         ge=1,
         le=16,
-        description="Embedded: model contexts generating at once (each one thread set).",
+        description="Embedded: replies generated at once (one thread set each).",
+    )
+    slots: int = Field(
+        8,
+        ge=1,
+        le=256,
+        description=(
+            "Embedded: model contexts kept; a conversation returns to its own, so its history "
+            "stays in the KV cache. About 160 MB each."
+        ),
     )
     threads_per_worker: int = Field(
-        0, ge=0, description="Embedded: CPU threads per context; 0 = cores divided by workers."
+        0, ge=0, description="Embedded: CPU threads per reply; 0 = cores divided by workers."
     )
     context_tokens: int = Field(2048, ge=256, description="Embedded: context window in tokens.")
     max_queue: int = Field(

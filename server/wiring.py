@@ -14,6 +14,7 @@ def _embedded(s: LLMSettings) -> LLM:
     return LlamaCppLLM(
         s.model_path or smollm2_model_path(),
         workers=s.workers,
+        slots=s.slots,
         threads_per_worker=s.threads_per_worker,
         context_tokens=s.context_tokens,
         max_queue=s.max_queue,

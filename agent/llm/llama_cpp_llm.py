@@ -1,11 +1,12 @@
 """The embedded engine: llama.cpp in this process, shared by every session.
 
-``workers`` model contexts are loaded once (the weights are memory-mapped, so they are shared).
-Each generation runs whole in a dedicated worker thread, never on the event loop. Requests wait
-for a free context in arrival order (first come, first served; a session has at most one reply
-running, so no session can starve another), and beyond ``max_queue`` waiters new requests are
-refused with ``LLMOverloaded``. Closing the stream sets a flag that the worker checks between
-tokens, so a cancelled reply stops the model within one token.
+``slots`` model contexts are loaded once (the weights are memory-mapped and shared); at most
+``workers`` of them generate at a time, each whole in a worker thread, never on the event loop.
+A conversation goes back to the context that served it last (see ``slots.py``), so its history
+is already in the KV cache. Requests are admitted first come, first served: a finished
+generation hands its turn straight to the longest waiter, and beyond ``max_queue`` waiters new
+requests are refused with ``LLMOverloaded``. Closing the stream sets a flag that the worker
+checks between tokens, so a cancelled reply stops the model within one token.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import asyncio
 import importlib.util
 import os
 import threading
+from collections import deque
 from collections.abc import AsyncGenerator, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -26,6 +28,7 @@ from agent.llm.protocols import (
     LLMOverloaded,
     LLMUnavailable,
 )
+from agent.llm.slots import SlotPool
 
 _END = object()
 
@@ -50,6 +53,7 @@ class LlamaCppLLM:
         model_path: Path,
         *,
         workers: int = 2,
+        slots: int = 8,
         threads_per_worker: int = 0,
         context_tokens: int = 2048,
         max_queue: int = 64,
@@ -60,12 +64,19 @@ class LlamaCppLLM:
         self._context_tokens = context_tokens
         self._max_queue = max_queue
         self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="llama")
-        self._idle: asyncio.Queue[Any] = asyncio.Queue()
-        self._waiting = 0
+        self._contexts: list[Any] = []
+        self._slots = SlotPool(max(slots, workers))
+        self._active = 0
+        self._waiters: deque[asyncio.Future[None]] = deque()
         self._running: set[threading.Event] = set()
         self._ready = False
         self.tokens_generated = 0
         """Tokens produced since start, across sessions (tests use it to prove cancellation)."""
+
+    @property
+    def cache_hits(self) -> int:
+        """Replies that found their conversation's context free, its history already cached."""
+        return self._slots.hits
 
     @property
     def name(self) -> str:
@@ -77,7 +88,7 @@ class LlamaCppLLM:
 
     @property
     def queue_depth(self) -> int:
-        return self._waiting
+        return len(self._waiters)
 
     async def start(self) -> None:
         try:
@@ -99,22 +110,48 @@ class LlamaCppLLM:
             )
 
         loop = asyncio.get_running_loop()
-        for _ in range(self._workers):
-            self._idle.put_nowait(await loop.run_in_executor(self._executor, load))
+        for _ in range(self._slots.size):
+            self._contexts.append(await loop.run_in_executor(self._executor, load))
         self._ready = True
 
+    async def _admit(self) -> None:
+        """Wait for a generation turn, first come first served."""
+        if self._active < self._workers and not self._waiters:
+            self._active += 1
+            return
+        if len(self._waiters) >= self._max_queue:
+            raise LLMOverloaded(f"{len(self._waiters)} requests already wait for the model")
+        turn: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiters.append(turn)
+        try:
+            await turn  # resolved by _leave, which hands its turn over
+        except asyncio.CancelledError:
+            if turn.done() and not turn.cancelled():
+                self._leave()  # the turn was handed to us just as we gave up: pass it on
+            else:
+                self._waiters.remove(turn)
+            raise
+
+    def _leave(self) -> None:
+        while self._waiters:
+            turn = self._waiters.popleft()
+            if not turn.done():
+                turn.set_result(None)
+                return
+        self._active -= 1
+
     async def stream(
-        self, messages: Sequence[ChatMessage], params: GenerationParams
+        self,
+        messages: Sequence[ChatMessage],
+        params: GenerationParams,
+        *,
+        cache_key: str | None = None,
     ) -> AsyncGenerator[str, None]:
         if not self._ready:
             raise LLMUnavailable("the embedded model is not loaded")
-        if self._waiting >= self._max_queue:
-            raise LLMOverloaded(f"{self._waiting} requests already wait for the model")
-        self._waiting += 1
-        try:
-            llama = await self._idle.get()
-        finally:
-            self._waiting -= 1
+        await self._admit()
+        slot = self._slots.acquire(cache_key)
+        llama = self._contexts[slot]
 
         loop = asyncio.get_running_loop()
         out: asyncio.Queue[object] = asyncio.Queue()
@@ -151,10 +188,14 @@ class LlamaCppLLM:
                 if close is not None:
                     close()
 
+        def finished(_: object) -> None:
+            # The context and the turn go back only when the thread has really finished.
+            self._slots.release(slot)
+            self._leave()
+
         self._running.add(cancelled)
         job = loop.run_in_executor(self._executor, generate)
-        # The context goes back to the pool only when its thread has really finished.
-        job.add_done_callback(lambda _: self._idle.put_nowait(llama))
+        job.add_done_callback(finished)
         try:
             while True:
                 item = await out.get()

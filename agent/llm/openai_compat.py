@@ -64,7 +64,11 @@ class OpenAICompatLLM:
         self._ready = True
 
     async def stream(
-        self, messages: Sequence[ChatMessage], params: GenerationParams
+        self,
+        messages: Sequence[ChatMessage],
+        params: GenerationParams,
+        *,
+        cache_key: str | None = None,
     ) -> AsyncGenerator[str, None]:
         if self._in_flight >= self._max_in_flight:
             raise LLMOverloaded(f"{self._in_flight} requests already in flight")
@@ -77,6 +81,8 @@ class OpenAICompatLLM:
         }
         if params.stop:
             body["stop"] = list(params.stop)
+        if cache_key:  # vLLM caches prefixes by itself; "user" helps servers that route by it
+            body["user"] = cache_key
         self._in_flight += 1
         try:
             async with self._client.stream("POST", "/chat/completions", json=body) as response:

@@ -70,9 +70,14 @@ class LLM(Protocol):
         ...
 
     def stream(
-        self, messages: Sequence[ChatMessage], params: GenerationParams
+        self,
+        messages: Sequence[ChatMessage],
+        params: GenerationParams,
+        *,
+        cache_key: str | None = None,
     ) -> AsyncGenerator[str, None]:
-        """Yield text deltas of the reply. Raises ``LLMError`` subclasses."""
+        """Yield text deltas of the reply. ``cache_key`` names the conversation, so an engine
+        can keep its prompt prefix cached between turns. Raises ``LLMError`` subclasses."""
         ...
 
     async def aclose(self) -> None:

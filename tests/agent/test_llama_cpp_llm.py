@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import time
 from collections.abc import AsyncGenerator, AsyncIterator
+from contextlib import aclosing
 from pathlib import Path
 
 import pytest
@@ -41,6 +42,7 @@ def new_engine(*, workers: int = 1, max_queue: int = 64) -> LlamaCppLLM:
     return LlamaCppLLM(
         smollm2_model_path(),
         workers=workers,
+        slots=workers,  # one context per worker keeps these tests small
         threads_per_worker=1,
         context_tokens=1024,
         max_queue=max_queue,
@@ -105,7 +107,7 @@ async def test_a_simple_chat_streams_non_empty_text(llm: LlamaCppLLM) -> None:
 
 
 async def test_stream_before_start_raises_unavailable() -> None:
-    engine = LlamaCppLLM(smollm2_model_path(), workers=1)
+    engine = LlamaCppLLM(smollm2_model_path(), workers=1, slots=1)
     assert not engine.ready
 
     with pytest.raises(LLMUnavailable):
@@ -114,7 +116,7 @@ async def test_stream_before_start_raises_unavailable() -> None:
 
 
 async def test_a_missing_model_file_raises_unavailable_on_start(tmp_path: Path) -> None:
-    engine = LlamaCppLLM(tmp_path / "missing.gguf", workers=1)
+    engine = LlamaCppLLM(tmp_path / "missing.gguf", workers=1, slots=1)
 
     with pytest.raises(LLMUnavailable, match=r"missing\.gguf"):
         await engine.start()
@@ -232,3 +234,21 @@ async def _drain(stream: AsyncIterator[str]) -> list[str]:
 async def _first_delta(stream: AsyncGenerator[str, None]) -> str:
     async with contextlib.aclosing(stream):
         return await anext(stream)
+
+
+async def test_a_conversation_returns_to_its_cached_context_between_turns() -> None:
+    engine = LlamaCppLLM(
+        smollm2_model_path(), workers=1, slots=2, threads_per_worker=1, max_queue=4
+    )
+    await engine.start()
+    try:
+        history = [ChatMessage("system", "You are terse."), ChatMessage("user", "Hi there!")]
+        for key in ("alice", "bob", "alice", "bob"):
+            async with aclosing(
+                engine.stream(history, GenerationParams(max_tokens=4), cache_key=key)
+            ) as deltas:
+                async for _ in deltas:
+                    pass
+        assert engine.cache_hits == 2, "each conversation found its own context again"
+    finally:
+        await engine.aclose()

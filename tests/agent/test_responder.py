@@ -98,7 +98,11 @@ class ScriptedLLM:
         return self.outcome in ("closed", "cancelled")
 
     async def stream(
-        self, messages: Sequence[ChatMessage], params: GenerationParams
+        self,
+        messages: Sequence[ChatMessage],
+        params: GenerationParams,
+        *,
+        cache_key: str | None = None,
     ) -> AsyncGenerator[str, None]:
         self.requests.append((list(messages), params))
         self.outcome = "running"

@@ -3,12 +3,20 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 
 import pytest
 import structlog
 
 from server.observability import configure_logging, init_sentry
 from server.settings import ObservabilitySettings
+
+
+@pytest.fixture(autouse=True)
+def _restore_structlog() -> Iterator[None]:
+    """configure_logging binds the current (captured) stderr; later tests must not inherit it."""
+    yield
+    structlog.reset_defaults()
 
 
 def test_json_logs_carry_the_session_id_and_redact_user_text(
@@ -31,7 +39,6 @@ def test_debug_logs_keep_text_for_local_troubleshooting(
     structlog.get_logger("t").debug("turn", text="hello")
     line = json.loads(capsys.readouterr().err.strip().splitlines()[-1])
     assert line["text"] == "hello"
-    configure_logging(ObservabilitySettings())
 
 
 def test_sentry_starts_only_when_a_dsn_is_set() -> None:

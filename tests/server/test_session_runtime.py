@@ -48,7 +48,11 @@ class TimelineLLM:
         return None
 
     async def stream(
-        self, messages: Sequence[ChatMessage], params: GenerationParams
+        self,
+        messages: Sequence[ChatMessage],
+        params: GenerationParams,
+        *,
+        cache_key: str | None = None,
     ) -> AsyncGenerator[str, None]:
         finished = False
         try:
