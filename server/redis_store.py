@@ -2,8 +2,9 @@
 
 Keys of one session share a hash tag, so they live in one Redis Cluster slot (docs/adr/0003):
 
-    {prefix}session:{<id>}           HASH    persona, persona_version, created_ms, last_seen_ms,
-                                              token_sha256, seq, open_response
+    {prefix}session:{<id>}           HASH    persona, persona_version, persona_name, system_prompt,
+                                              state, created_ms, last_seen_ms, token_sha256, seq,
+                                              pending_input, open_response
     {prefix}session:{<id>}:history   LIST    JSON {item_id, role, text}, oldest first
     {prefix}session:{<id>}:events    STREAM  entry id "<seq>-0", field "e" = the event's JSON text
     {prefix}session:{<id>}:lease     STRING  "<owner>|a" (socket attached) or "<owner>|d"
@@ -159,6 +160,7 @@ class RedisSessionStore:
             owner,
             fields={
                 **fields,
+                "state": "listening",
                 "created_ms": now,
                 "last_seen_ms": now,
                 "token_sha256": hash_token(token),

@@ -240,6 +240,9 @@ class SessionRuntime:
             message = agent_event_to_wire(event, seq, self.session_id)
         payload = message.model_dump_json()
         history, effects = _durable_effects(event)
+        state = self._next_state(event)
+        if state is not None:
+            effects["state"] = state.value
         await self._store.append(
             self.session_id,
             self._owner,
@@ -249,6 +252,8 @@ class SessionRuntime:
             fields={**effects, **(fields or {})},
         )
         self._seq = seq
+        if state is not None:
+            self._turn.to(state)
         if history is not None:
             self._history.append(history)
             del self._history[: -self._config.history_max]
@@ -267,10 +272,6 @@ class SessionRuntime:
     async def _respond(self, response_id: str, input_item_id: str) -> None:
         history = list(self._history)
 
-        async def emit(event: ev.AgentEvent) -> None:
-            self._track_state(event)
-            await self.emit(event)
-
         try:
             done = await run_response(
                 self._llm,
@@ -280,7 +281,7 @@ class SessionRuntime:
                 input_item_id=input_item_id,
                 params=self._config.params,
                 history_chars=self._config.history_chars,
-                emit=emit,
+                emit=self.emit,
                 cache_key=self.session_id,
             )
             self._metrics.observe_response(done)
@@ -305,13 +306,17 @@ class SessionRuntime:
                     self._turn.to(TurnState.LISTENING)
                 self._finish_if_idle()
 
-    def _track_state(self, event: ev.AgentEvent) -> None:
-        if isinstance(event, ev.ResponseCreated):
-            self._turn.to(TurnState.THINKING)
-        elif isinstance(event, ev.TextDelta) and self._turn.state is TurnState.THINKING:
-            self._turn.to(TurnState.SPEAKING)
-        elif isinstance(event, ev.ResponseDone):
-            self._turn.to(TurnState.LISTENING)
+    def _next_state(self, event: ev.AgentEvent | wire.ServerEvent) -> TurnState | None:
+        """The turn state an event moves the session to, if it moves it."""
+        state = self._turn.state
+        match event:
+            case ev.ResponseCreated():
+                return TurnState.THINKING
+            case ev.TextDelta() if state is TurnState.THINKING:
+                return TurnState.SPEAKING
+            case ev.ResponseDone() if state is not TurnState.LISTENING:
+                return TurnState.LISTENING
+        return None
 
     async def _cancel_response(self, reason: str) -> bool:
         task = self._response

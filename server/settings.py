@@ -94,6 +94,15 @@ class ConnectionSettings(BaseModel):
         ),
     )
 
+    @model_validator(mode="after")
+    def _heartbeat_fits_idle_timeout(self) -> ConnectionSettings:
+        if self.heartbeat_interval_s >= self.idle_timeout_s:
+            raise ValueError(
+                "connection.heartbeat_interval_s must be below connection.idle_timeout_s, "
+                "or clients that follow the advertised heartbeat get timed out"
+            )
+        return self
+
 
 class LLMSettings(BaseModel):
     """Which language model answers, and how."""

@@ -8,6 +8,7 @@ already seen by ``seq``, and carries on with what was replayed.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import time
 from collections.abc import Callable
@@ -50,12 +51,14 @@ class RealtimeClient:
         origin: str | None = None,
         on_delta: Callable[[str], None] | None = None,
         max_resume_wait_s: float = 30.0,
+        heartbeat: bool = True,
     ) -> None:
         self.url = url
         self.persona = persona
         self.origin = origin
         self.on_delta = on_delta
         self.max_resume_wait_s = max_resume_wait_s
+        self.heartbeat = heartbeat
         self.session_id: str | None = None
         self.resume_token: str | None = None
         self.last_seq = 0
@@ -63,6 +66,7 @@ class RealtimeClient:
         """Every event received, in order, without duplicates."""
         self.started: Event | None = None
         self._ws: ClientConnection | None = None
+        self._heartbeat: asyncio.Task[None] | None = None
 
     # ── connection ─────────────────────────────────────────────────────────
 
@@ -80,6 +84,7 @@ class RealtimeClient:
         self.started = event
         self.session_id = event["session_id"]
         self.resume_token = event["resume_token"]
+        self._start_heartbeat(event["config"]["heartbeat_interval_s"])
         return event
 
     async def resume(self) -> Event:
@@ -110,6 +115,7 @@ class RealtimeClient:
                 await asyncio.sleep(0.5)
                 continue
             self.resume_token = event["resume_token"]
+            self._start_heartbeat(event["config"]["heartbeat_interval_s"])
             return event
 
     async def _open(self) -> None:
@@ -118,7 +124,22 @@ class RealtimeClient:
             self.url, additional_headers=headers, max_size=4 * 1024 * 1024, open_timeout=10
         )
 
+    def _start_heartbeat(self, interval_s: float) -> None:
+        """Ping every ``interval_s`` so an idle but living client is not timed out."""
+        if self.heartbeat and (self._heartbeat is None or self._heartbeat.done()):
+            self._heartbeat = asyncio.create_task(self._beat(interval_s), name="ws-heartbeat")
+
+    async def _beat(self, interval_s: float) -> None:
+        while True:
+            await asyncio.sleep(interval_s)
+            if self._ws is not None:
+                with contextlib.suppress(ConnectionClosed, OSError):
+                    await self._ws.send(json.dumps({"type": "ping"}))
+
     async def close(self) -> None:
+        if self._heartbeat is not None:
+            self._heartbeat.cancel()
+            self._heartbeat = None
         if self._ws is not None:
             await self._ws.close()
             self._ws = None
@@ -132,19 +153,22 @@ class RealtimeClient:
 
     # ── messages ───────────────────────────────────────────────────────────
 
+    def _socket(self) -> ClientConnection:
+        if self._ws is None:
+            raise ConnectionError("not connected")
+        return self._ws
+
     async def send(self, message: Event) -> None:
-        assert self._ws is not None, "not connected"
-        await self._ws.send(json.dumps(message))
+        await self._socket().send(json.dumps(message))
 
     async def send_raw(self, data: str | bytes) -> None:
-        assert self._ws is not None, "not connected"
-        await self._ws.send(data)
+        await self._socket().send(data)
 
     async def recv(self, timeout: float = 60.0) -> Event:
         """Next new event (duplicates by seq are skipped). Raises ``ConnectionClosed``."""
-        assert self._ws is not None, "not connected"
+        ws = self._socket()
         while True:
-            raw = await asyncio.wait_for(self._ws.recv(), timeout)
+            raw = await asyncio.wait_for(ws.recv(), timeout)
             event: Event = json.loads(raw)
             seq = event.get("seq", 0)
             if seq and seq <= self.last_seq:
@@ -179,7 +203,12 @@ class RealtimeClient:
     async def ask(self, text: str, timeout: float = 120.0) -> Reply:
         """Send a typed turn and wait for its reply to finish (resuming if the socket drops)."""
         sent = time.perf_counter()
-        await self.send({"type": "input.text", "text": text})
+        try:
+            await self.send({"type": "input.text", "text": text})
+        except (ConnectionClosed, ConnectionError):  # dropped (or idle-closed) while we waited
+            await self.resume()
+            sent = time.perf_counter()
+            await self.send({"type": "input.text", "text": text})
         committed = await self.wait_for("input.committed", timeout=timeout)
         first: float | None = None
         deltas = 0

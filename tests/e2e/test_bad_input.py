@@ -28,6 +28,7 @@ LIMITS = {
     "AVATAR_LIMITS__MAX_VIOLATIONS": "40",
     "AVATAR_CONNECTION__HANDSHAKE_TIMEOUT_S": "1",
     "AVATAR_CONNECTION__IDLE_TIMEOUT_S": "2.5",
+    "AVATAR_CONNECTION__HEARTBEAT_INTERVAL_S": "1",
     "AVATAR_CONNECTION__ALLOWED_ORIGINS": '["https://shop.example"]',
 }
 
@@ -176,7 +177,8 @@ async def test_no_handshake_in_time_closes_the_socket(server: ServerProcess) -> 
 
 
 async def test_an_idle_socket_is_closed_but_its_session_can_resume(server: ServerProcess) -> None:
-    client = await _started(server)
+    client = RealtimeClient(server.url, heartbeat=False)
+    await client.connect()
     error = await client.wait_for("error", raise_errors=False, resumable=False)
     closing = await client.wait_for("session.closing", resumable=False)
     assert error["code"] == "idle_timeout"

@@ -193,6 +193,8 @@ async def test_a_storm_of_interruptions_completes_only_the_last_reply(
     await _until_idle(runtime)
 
     await _check_invariants(redis_client, key_prefix, runtime, outbox)
+    meta_key = f"{key_prefix}session:{{{runtime.session_id}}}"
+    assert await redis_client.hget(meta_key, "state") == "listening"
     created = [f["response_id"] for f in outbox.frames if f["type"] == "response.created"]
     dones = [f for f in outbox.frames if f["type"] == "response.done"]
     assert [d["response_id"] for d in dones] == created, "each reply ends exactly once"
@@ -216,6 +218,8 @@ async def test_closing_a_session_mid_reply_leaves_no_task_behind(
     await runtime.submit_text("go on forever")
     await asyncio.sleep(0.02)
     assert runtime.state == "speaking"
+    meta_key = f"{key_prefix}session:{{{runtime.session_id}}}"
+    assert await redis_client.hget(meta_key, "state") == "speaking", "Redis follows the state"
     await manager.shutdown()
 
     await asyncio.sleep(0)
