@@ -14,11 +14,46 @@ InputSource = Literal["text", "voice"]
 
 @dataclass(frozen=True, slots=True)
 class InputCommitted:
-    """A user turn was accepted and stored; it will be answered."""
+    """A user turn was accepted and stored; it will be answered. ``replaces``: the same turn,
+    extended after a pause, replaces the text committed before under this ``item_id``."""
 
     item_id: str
     text: str
     source: InputSource
+    replaces: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class SpeechStarted:
+    """VAD level: the user started speaking (``audio_ms`` on the input audio clock)."""
+
+    item_id: str
+    audio_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class SpeechStopped:
+    item_id: str
+    audio_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class TranscriptPartial:
+    """The turn so far: a stable prefix that will not change, and a tail that may."""
+
+    item_id: str
+    stable: str
+    unstable: str
+
+
+@dataclass(frozen=True, slots=True)
+class TranscriptCompleted:
+    """Turn level: the user's turn ended; its final transcript."""
+
+    item_id: str
+    text: str
+    audio_start_ms: int
+    audio_end_ms: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,4 +87,13 @@ class ResponseDone:
     error_code: str | None = None
 
 
-AgentEvent = InputCommitted | ResponseCreated | TextDelta | ResponseDone
+AgentEvent = (
+    InputCommitted
+    | ResponseCreated
+    | TextDelta
+    | ResponseDone
+    | SpeechStarted
+    | SpeechStopped
+    | TranscriptPartial
+    | TranscriptCompleted
+)

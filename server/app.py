@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import socket
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
@@ -27,7 +27,7 @@ from server.redis_store import RedisSessionStore
 from server.session_manager import ManagerConfig, SessionManager
 from server.session_runtime import PinnedPersona, RuntimeConfig
 from server.settings import Settings
-from server.wiring import build_llm
+from server.wiring import VoiceEngines, build_llm, build_voice
 
 WS_PATH = "/v1/realtime"
 log = structlog.get_logger(__name__)
@@ -44,10 +44,13 @@ class Services:
     llm: LLM
     manager: SessionManager
     metrics: Metrics
+    voice: VoiceEngines | None
     draining: bool = False
 
 
-def effective_config_factory(settings: Settings, llm: LLM):  # type: ignore[no-untyped-def]
+def effective_config_factory(
+    settings: Settings, llm: LLM, voice_available: bool
+) -> Callable[[PinnedPersona, wire.Capabilities], wire.EffectiveConfig]:
     """Build the function that describes a session's effective configuration."""
     limits = wire.EffectiveLimits(
         max_text_frame_bytes=settings.limits.max_text_frame_bytes,
@@ -57,12 +60,13 @@ def effective_config_factory(settings: Settings, llm: LLM):  # type: ignore[no-u
         message_burst=settings.limits.message_burst,
     )
 
-    def config_for(persona: PinnedPersona) -> wire.EffectiveConfig:
+    def config_for(persona: PinnedPersona, requested: wire.Capabilities) -> wire.EffectiveConfig:
+        audio_in = requested.audio_in and voice_available
         return wire.EffectiveConfig(
             persona=wire.PersonaInfo(id=persona.id, name=persona.name, version=persona.version),
             llm=llm.name,
-            capabilities=wire.Capabilities(text=True),
-            audio_in=wire.AudioFormat(enabled=False, sample_rate=16000),
+            capabilities=wire.Capabilities(text=True, audio_in=audio_in),
+            audio_in=wire.AudioFormat(enabled=audio_in, sample_rate=16000),
             audio_out=wire.AudioFormat(enabled=False, sample_rate=22050),
             heartbeat_interval_s=settings.connection.heartbeat_interval_s,
             idle_timeout_s=settings.connection.idle_timeout_s,
@@ -86,6 +90,7 @@ def create_app(settings: Settings | None = None, *, llm: LLM | None = None) -> F
         redis = Redis.from_url(settings.redis.url, decode_responses=True)
         engine = llm or build_llm(settings.llm)
         await engine.start()
+        voice = await build_voice(settings.voice)
         metrics.llm_queue_depth.set_function(lambda: engine.queue_depth)
         store = RedisSessionStore(
             redis,
@@ -111,10 +116,10 @@ def create_app(settings: Settings | None = None, *, llm: LLM | None = None) -> F
                     history_chars=settings.llm.history_chars,
                     history_max=settings.session.history_max_messages,
                 ),
-                config_for=effective_config_factory(settings, engine),
+                config_for=effective_config_factory(settings, engine, voice is not None),
             ),
         )
-        app.state.services = Services(redis, engine, manager, metrics)
+        app.state.services = Services(redis, engine, manager, metrics, voice)
         log.info("server_ready", instance=instance, llm=engine.name, version=VERSION)
         try:
             yield
@@ -122,6 +127,8 @@ def create_app(settings: Settings | None = None, *, llm: LLM | None = None) -> F
             app.state.services.draining = True
             await manager.shutdown()
             await engine.aclose()
+            if voice is not None:
+                voice.close()
             await redis.aclose()
             log.info("server_stopped", instance=instance)
 
@@ -144,7 +151,12 @@ def create_app(settings: Settings | None = None, *, llm: LLM | None = None) -> F
             redis_ok = bool(await s.redis.ping())
         except Exception:
             redis_ok = False
-        checks = {"redis": redis_ok, "llm": s.llm.ready, "accepting": not s.draining}
+        checks = {
+            "redis": redis_ok,
+            "llm": s.llm.ready,
+            "asr": s.voice is None or s.voice.asr.ready,
+            "accepting": not s.draining,
+        }
         ready = all(checks.values())
         return JSONResponse({"ready": ready, "checks": checks}, status_code=200 if ready else 503)
 
@@ -170,6 +182,7 @@ def create_app(settings: Settings | None = None, *, llm: LLM | None = None) -> F
             limits=settings.limits,
             connection=settings.connection,
             metrics=s.metrics,
+            voice=s.voice,
         ).serve()
 
     return app

@@ -16,6 +16,7 @@ import structlog
 from redis.exceptions import RedisError
 from starlette.websockets import WebSocket
 
+from agent.voice_input import VoiceInput
 from server.metrics import Metrics
 from server.protocol import messages as wire
 from server.protocol.audio_frames import AudioFrameError, FrameKind, decode_frame
@@ -33,6 +34,8 @@ from server.redis_store import LeaseLost
 from server.session_manager import SessionManager
 from server.session_runtime import SessionRuntime, error_event
 from server.settings import ConnectionSettings, LimitSettings
+from server.wiring import VoiceEngines
+from speech.audio import pcm16_to_float
 
 log = structlog.get_logger(__name__)
 
@@ -79,6 +82,7 @@ class Connection:
         limits: LimitSettings,
         connection: ConnectionSettings,
         metrics: Metrics,
+        voice: VoiceEngines | None = None,
     ) -> None:
         self._ws = ws
         self._manager = manager
@@ -87,6 +91,12 @@ class Connection:
         self._metrics = metrics
         self._outbox = SocketOutbox()
         self._runtime: SessionRuntime | None = None
+        self._voice_engines = voice
+        self._audio_in_granted = False
+        self._voice: VoiceInput | None = None
+        self._audio_bucket = TokenBucket(
+            limits.audio_frames_per_second, limits.audio_frame_burst, time.monotonic()
+        )
         self._bucket = TokenBucket(
             limits.messages_per_second, limits.message_burst, time.monotonic()
         )
@@ -108,6 +118,8 @@ class Connection:
             for task in (reader, writer):
                 task.cancel()
             await asyncio.wait({reader, writer})
+            if self._voice is not None:
+                await self._voice.close()
             if self._runtime is not None:
                 self._runtime.detach(self._outbox)
             self._metrics.connections.dec()
@@ -145,14 +157,15 @@ class Connection:
                 return
             if message["type"] == "websocket.disconnect":
                 return
-            if not self._bucket.allow(time.monotonic()):
+            bucket = self._audio_bucket if message.get("bytes") is not None else self._bucket
+            if not bucket.allow(time.monotonic()):
                 await self._rate_limited()
                 continue
             try:
                 if (text := message.get("text")) is not None:
                     await self._on_text(text)
                 elif (data := message.get("bytes")) is not None:
-                    self._on_binary(data)
+                    await self._on_binary(data)
             except ProtocolError as exc:
                 await self._send_error(exc, getattr(exc, "retry_after_ms", None))
             except LeaseLost:
@@ -219,9 +232,10 @@ class Connection:
             self._runtime = await self._manager.start(msg, self._outbox)
         else:
             self._runtime = await self._manager.resume(msg, self._outbox)
+        self._audio_in_granted = msg.capabilities.audio_in and self._voice_engines is not None
         structlog.contextvars.bind_contextvars(session_id=self._runtime.session_id)
 
-    def _on_binary(self, data: bytes) -> None:
+    async def _on_binary(self, data: bytes) -> None:
         if self._runtime is None:
             raise ProtocolError(ErrorCode.AUDIO_BEFORE_HANDSHAKE, "binary frame before handshake")
         if len(data) > self._limits.max_binary_frame_bytes:
@@ -235,9 +249,25 @@ class Connection:
             raise ProtocolError(ErrorCode.INVALID_AUDIO_FRAME, str(exc)) from None
         if frame.kind is not FrameKind.INPUT_AUDIO:
             raise ProtocolError(ErrorCode.INVALID_AUDIO_FRAME, "clients send kind 1 frames")
-        raise ProtocolError(
-            ErrorCode.AUDIO_INPUT_UNAVAILABLE, "audio input is not enabled on this server"
-        )
+        if not self._audio_in_granted or self._voice_engines is None:
+            raise ProtocolError(
+                ErrorCode.AUDIO_INPUT_UNAVAILABLE,
+                "audio input was not granted: ask for capabilities.audio_in in the handshake"
+                if self._voice_engines is not None
+                else "audio input is not enabled on this server",
+            )
+        if self._voice is None:
+            engines = self._voice_engines
+            self._voice = VoiceInput(
+                self._runtime, engines.vad, engines.asr, engines.config, frame.sample_rate
+            )
+        elif frame.sample_rate != self._voice.input_rate:
+            raise ProtocolError(
+                ErrorCode.INVALID_AUDIO_FRAME,
+                f"sample rate changed from {self._voice.input_rate} to {frame.sample_rate} "
+                "within one stream",
+            )
+        await self._voice.push(pcm16_to_float(frame.pcm))
 
     # ── errors and closing ─────────────────────────────────────────────────
 

@@ -29,6 +29,7 @@ def _redact(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> MutableMap
 def configure_logging(settings: ObservabilitySettings) -> None:
     level = getattr(logging, settings.log_level.upper())
     logging.basicConfig(format="%(message)s", stream=sys.stderr, level=level, force=True)
+    logging.getLogger("faster_whisper").setLevel(max(level, logging.WARNING))
     processors: list[Any] = [
         structlog.contextvars.merge_contextvars,
         structlog.processors.add_log_level,

@@ -35,10 +35,14 @@ if ARGV[3] ~= '' then
   redis.call('HSET', KEYS[2], 'seq', ARGV[2])
 end
 if ARGV[6] ~= '' then
-  redis.call('RPUSH', KEYS[4], ARGV[6])
-  redis.call('LTRIM', KEYS[4], -tonumber(ARGV[7]), -1)
+  if ARGV[8] == '1' and redis.call('LLEN', KEYS[4]) > 0 then
+    redis.call('LSET', KEYS[4], -1, ARGV[6])
+  else
+    redis.call('RPUSH', KEYS[4], ARGV[6])
+    redis.call('LTRIM', KEYS[4], -tonumber(ARGV[7]), -1)
+  end
 end
-for i = 8, #ARGV, 2 do
+for i = 9, #ARGV, 2 do
   if ARGV[i + 1] == '' then redis.call('HDEL', KEYS[2], ARGV[i])
   else redis.call('HSET', KEYS[2], ARGV[i], ARGV[i + 1]) end
 end
@@ -176,9 +180,11 @@ class RedisSessionStore:
         seq: int = 0,
         event_json: str = "",
         history: HistoryItem | None = None,
+        replace_last: bool = False,
         fields: dict[str, str] | None = None,
     ) -> None:
-        """Atomically log an event, push a history item and set (or, with "", delete) fields.
+        """Atomically log an event, push a history item (or, with ``replace_last``, overwrite
+        the newest one) and set (or, with "", delete) fields.
 
         Raises ``LeaseLost`` if ``owner`` no longer holds the lease; nothing is written then.
         """
@@ -197,6 +203,7 @@ class RedisSessionStore:
             self._ttl_ms,
             item,
             self._history_max,
+            "1" if replace_last else "0",
         ]
         for key, value in (fields or {}).items():
             args += [key, value]

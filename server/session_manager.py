@@ -37,7 +37,7 @@ class ManagerConfig:
     resume_ttl_s: int
     lease_wait_s: float
     runtime: RuntimeConfig
-    config_for: Callable[[PinnedPersona], wire.EffectiveConfig]
+    config_for: Callable[[PinnedPersona, wire.Capabilities], wire.EffectiveConfig]
 
 
 class SessionBusy(ProtocolError):
@@ -99,7 +99,7 @@ class SessionManager:
                 seq=0,
                 protocol_version=wire.PROTOCOL_VERSION,
                 resume_token=token,
-                config=self._config.config_for(persona),
+                config=self._config.config_for(persona, msg.capabilities),
                 server=self._server_info(),
             )
         )
@@ -149,7 +149,7 @@ class SessionManager:
                 seq=0,
                 protocol_version=wire.PROTOCOL_VERSION,
                 resume_token=token,
-                config=self._config.config_for(runtime.persona),
+                config=self._config.config_for(runtime.persona, msg.capabilities),
                 server=self._server_info(),
                 replay=replay,
                 history=history,

@@ -193,6 +193,21 @@ class SessionRuntime:
         await self.emit(ev.InputCommitted(item.item_id, text, "text"))
         self._start_response(item.item_id)
 
+    async def submit_voice_turn(self, item_id: str, text: str, *, replaces: bool) -> None:
+        """A spoken turn ended: interrupt any reply, store the turn, answer it.
+
+        ``replaces``: the turn resumed after a pause and was committed before; its new text
+        replaces the old one (only while that is still the newest history item).
+        """
+        await self._cancel_response("interrupted")
+        replaces = replaces and bool(self._history) and self._history[-1].item_id == item_id
+        await self.emit(ev.InputCommitted(item_id, text, "voice", replaces))
+        self._start_response(item_id)
+
+    async def interrupt(self, reason: str) -> bool:
+        """Stop the reply in progress (barge-in, turn extended); False if none runs."""
+        return await self._cancel_response(reason)
+
     async def cancel(self, response_id: str | None) -> bool:
         """Cancel the reply in progress; False if there is none (or another one runs)."""
         if self._response_id is None or response_id not in (None, self._response_id):
@@ -240,6 +255,12 @@ class SessionRuntime:
             message = agent_event_to_wire(event, seq, self.session_id)
         payload = message.model_dump_json()
         history, effects = _durable_effects(event)
+        replace_last = (
+            isinstance(event, ev.InputCommitted)
+            and event.replaces
+            and bool(self._history)
+            and self._history[-1].item_id == event.item_id
+        )
         state = self._next_state(event)
         if state is not None:
             effects["state"] = state.value
@@ -249,13 +270,17 @@ class SessionRuntime:
             seq=seq,
             event_json=payload,
             history=history,
+            replace_last=replace_last,
             fields={**effects, **(fields or {})},
         )
         self._seq = seq
         if state is not None:
             self._turn.to(state)
         if history is not None:
-            self._history.append(history)
+            if replace_last:
+                self._history[-1] = history
+            else:
+                self._history.append(history)
             del self._history[: -self._config.history_max]
         if self._outbox is not None:
             self._outbox.send_text(payload)

@@ -67,6 +67,14 @@ class LimitSettings(BaseModel):
         20.0, gt=0, description="Sustained client message rate per connection (token bucket)."
     )
     message_burst: int = Field(40, ge=1, description="Token bucket size for the rate above.")
+    audio_frames_per_second: float = Field(
+        100.0,
+        gt=0,
+        description="Sustained binary (audio) frame rate per connection; 20 ms frames use 50.",
+    )
+    audio_frame_burst: int = Field(
+        200, ge=1, description="Token bucket size for audio frames (catching up after a stall)."
+    )
     max_violations: int = Field(
         50, ge=1, description="Rate-limit violations after which the socket is closed (4429)."
     )
@@ -157,6 +165,43 @@ class LLMSettings(BaseModel):
         return self
 
 
+class VoiceSettings(BaseModel):
+    """Voice input: Silero VAD, Whisper tiny.en (faster-whisper), turn-taking, barge-in."""
+
+    enabled: bool = Field(True, description="Load the speech models and accept audio input.")
+    asr_workers: int = Field(
+        1, ge=1, le=8, description="Transcriptions run at once (shared by all sessions)."
+    )
+    asr_threads: int = Field(2, ge=1, description="CPU threads per transcription.")
+    asr_beam_size: int = Field(1, ge=1, le=10, description="Whisper beam size (1 = greedy).")
+    hotwords: str | None = Field(
+        None, description="Words to bias recognition toward (product names, jargon)."
+    )
+    vad_threshold: float = Field(
+        0.5, gt=0, lt=1, description="Speech probability at which speech starts."
+    )
+    vad_release: float = Field(
+        0.35, gt=0, lt=1, description="Probability below which silence counts (hysteresis)."
+    )
+    vad_min_speech_ms: int = Field(
+        160, ge=32, description="Voiced time needed to start speech (rejects clicks, coughs)."
+    )
+    vad_min_silence_ms: int = Field(
+        240, ge=32, description="Silence needed before the VAD reports the end of speech."
+    )
+    silence_ms: int = Field(
+        500, ge=100, description="Base pause that ends a turn; adapted to the words so far."
+    )
+    min_silence_ms: int = Field(250, ge=50, description="Shortest pause that ends a turn.")
+    max_silence_ms: int = Field(1500, ge=100, description="Longest pause waited for.")
+    echo_guard_ms: int = Field(
+        300, ge=0, description="Speech this soon after a reply starts is taken as its echo."
+    )
+    partial_interval_ms: int = Field(
+        700, ge=100, description="Audio between partial transcripts while the user speaks."
+    )
+
+
 class ObservabilitySettings(BaseModel):
     """Logs, metrics and error reporting."""
 
@@ -187,4 +232,5 @@ class Settings(BaseSettings):
     limits: LimitSettings = Field(default_factory=LimitSettings)
     connection: ConnectionSettings = Field(default_factory=ConnectionSettings)
     llm: LLMSettings = Field(default_factory=LLMSettings)
+    voice: VoiceSettings = Field(default_factory=VoiceSettings)
     observability: ObservabilitySettings = Field(default_factory=ObservabilitySettings)

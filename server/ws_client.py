@@ -19,6 +19,7 @@ import websockets
 from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed
 
+from server.protocol.audio_frames import AudioFrame, FrameKind, encode_frame
 from server.protocol.messages import PROTOCOL_VERSION
 
 Event = dict[str, Any]
@@ -52,6 +53,7 @@ class RealtimeClient:
         on_delta: Callable[[str], None] | None = None,
         max_resume_wait_s: float = 30.0,
         heartbeat: bool = True,
+        audio_in: bool = False,
     ) -> None:
         self.url = url
         self.persona = persona
@@ -59,6 +61,9 @@ class RealtimeClient:
         self.on_delta = on_delta
         self.max_resume_wait_s = max_resume_wait_s
         self.heartbeat = heartbeat
+        self.capabilities = {"text": True, "audio_in": audio_in}
+        self._audio_seq = 0
+        self._audio_pts = 0
         self.session_id: str | None = None
         self.resume_token: str | None = None
         self.last_seq = 0
@@ -77,6 +82,7 @@ class RealtimeClient:
             {
                 "type": "session.start",
                 "protocol_version": PROTOCOL_VERSION,
+                "capabilities": self.capabilities,
                 **({"persona": self.persona} if self.persona else {}),
             }
         )
@@ -99,6 +105,7 @@ class RealtimeClient:
                     "protocol_version": PROTOCOL_VERSION,
                     "session_id": self.session_id,
                     "resume_token": self.resume_token,
+                    "capabilities": self.capabilities,
                     "last_seq": self.last_seq,
                 }
             )
@@ -163,6 +170,24 @@ class RealtimeClient:
 
     async def send_raw(self, data: str | bytes) -> None:
         await self._socket().send(data)
+
+    async def send_audio(
+        self, pcm16: bytes, sample_rate: int = 16000, *, frame_ms: int = 20, realtime: bool = True
+    ) -> None:
+        """Stream PCM16 mono audio as binary frames of ``frame_ms``, paced like a microphone."""
+        step = sample_rate * frame_ms // 1000 * 2
+        started = time.perf_counter()
+        for offset in range(0, len(pcm16), step):
+            chunk = pcm16[offset : offset + step]
+            frame = AudioFrame(
+                FrameKind.INPUT_AUDIO, 1, self._audio_seq, self._audio_pts, sample_rate, chunk
+            )
+            await self.send_raw(encode_frame(frame))
+            self._audio_seq += 1
+            self._audio_pts += len(chunk) // 2
+            if realtime:
+                due = started + (offset + len(chunk)) / 2 / sample_rate
+                await asyncio.sleep(max(0.0, due - time.perf_counter()))
 
     async def recv(self, timeout: float = 60.0) -> Event:
         """Next new event (duplicates by seq are skipped). Raises ``ConnectionClosed``."""

@@ -55,9 +55,35 @@ def agent_event_to_wire(event: ev.AgentEvent, seq: int, session_id: str) -> wire
             return wire.ResponseCreated(
                 seq=seq, session_id=session_id, response_id=response_id, input_item_id=input_item_id
             )
-        case ev.InputCommitted(item_id, text, source):
+        case ev.InputCommitted(item_id, text, source, replaces):
             return wire.InputCommitted(
-                seq=seq, session_id=session_id, item_id=item_id, text=text, source=source
+                seq=seq,
+                session_id=session_id,
+                item_id=item_id,
+                text=text,
+                source=source,
+                replaces=replaces,
+            )
+        case ev.SpeechStarted(item_id, audio_ms):
+            return wire.SpeechStarted(
+                seq=seq, session_id=session_id, item_id=item_id, audio_start_ms=audio_ms
+            )
+        case ev.SpeechStopped(item_id, audio_ms):
+            return wire.SpeechStopped(
+                seq=seq, session_id=session_id, item_id=item_id, audio_end_ms=audio_ms
+            )
+        case ev.TranscriptPartial(item_id, stable, unstable):
+            return wire.TranscriptPartial(
+                seq=seq, session_id=session_id, item_id=item_id, stable=stable, unstable=unstable
+            )
+        case ev.TranscriptCompleted(item_id, text, start_ms, end_ms):
+            return wire.TranscriptCompleted(
+                seq=seq,
+                session_id=session_id,
+                item_id=item_id,
+                text=text,
+                audio_start_ms=start_ms,
+                audio_end_ms=end_ms,
             )
         case ev.ResponseDone():
             return wire.ResponseDone(

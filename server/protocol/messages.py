@@ -205,6 +205,49 @@ class InputCommitted(ServerEvent):
     item_id: str
     text: str
     source: Literal["text", "voice"]
+    replaces: bool = Field(
+        False,
+        description=(
+            "True when a voice turn resumed after a pause: this text replaces the text committed "
+            "earlier under the same item_id."
+        ),
+    )
+
+
+class SpeechStarted(ServerEvent):
+    """VAD level: the user started speaking. Sent before the turn ends, so the avatar can show
+    it is listening. ``audio_start_ms`` is on the input audio clock (ms since the stream began)."""
+
+    type: Literal["input_audio.speech_started"] = "input_audio.speech_started"
+    item_id: str
+    audio_start_ms: int
+
+
+class SpeechStopped(ServerEvent):
+    """VAD level: a pause began. The turn may still go on; see transcript.completed."""
+
+    type: Literal["input_audio.speech_stopped"] = "input_audio.speech_stopped"
+    item_id: str
+    audio_end_ms: int
+
+
+class TranscriptPartial(ServerEvent):
+    """The turn so far: ``stable`` will not change; ``unstable`` may."""
+
+    type: Literal["input_audio.transcript.partial"] = "input_audio.transcript.partial"
+    item_id: str
+    stable: str
+    unstable: str
+
+
+class TranscriptCompleted(ServerEvent):
+    """Turn level: the user's turn ended; its final transcript. ``input.committed`` follows."""
+
+    type: Literal["input_audio.transcript.completed"] = "input_audio.transcript.completed"
+    item_id: str
+    text: str
+    audio_start_ms: int
+    audio_end_ms: int
 
 
 class ResponseCreated(ServerEvent):
@@ -272,6 +315,10 @@ ServerMessage = Annotated[
     SessionStarted
     | SessionResumed
     | InputCommitted
+    | SpeechStarted
+    | SpeechStopped
+    | TranscriptPartial
+    | TranscriptCompleted
     | ResponseCreated
     | ResponseTextDelta
     | ResponseDone

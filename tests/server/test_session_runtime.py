@@ -77,7 +77,7 @@ class FakeOutbox:
         self.closed = code
 
 
-def _config_for(persona: PinnedPersona) -> wire.EffectiveConfig:
+def _config_for(persona: PinnedPersona, _: wire.Capabilities) -> wire.EffectiveConfig:
     limits = wire.EffectiveLimits(
         max_text_frame_bytes=1,
         max_binary_frame_bytes=1,

@@ -1,0 +1,261 @@
+"""Voice input of one session: audio → 16 kHz → Silero VAD → segments → turn policy → Whisper.
+
+``push`` is called with each audio frame, in order, by the connection. VAD runs per frame (in
+the VAD model's executor); transcriptions run as tasks owned here (in the ASR model's shared
+executor), so the audio keeps flowing while Whisper works and a barge-in is seen in the very
+frame that carries it. Three kinds of transcription:
+
+- partials while the user speaks, at most one at a time, skipped while the shared ASR queue is
+  busy (finals matter more);
+- a speculative final as soon as the VAD reports the end of speech, on exactly the audio a final
+  would use, so at the end of the turn the transcript is usually ready already;
+- the final, which reuses the speculative one when no speech came after it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import numpy as np
+
+from agent import events as ev
+from agent.turn_state import TurnState
+from agent.voice_turns import (
+    BargeIn,
+    Phase,
+    TurnConfig,
+    TurnEnded,
+    TurnExtended,
+    TurnStarted,
+    VoiceTurnPolicy,
+)
+from speech.asr import FasterWhisperASR, Transcript
+from speech.audio import MODEL_RATE, Samples, StreamResampler
+from speech.local_agreement import LocalAgreement
+from speech.vad import SileroVAD
+from speech.vad_segmenter import SpeechStarted, SpeechStopped, VadConfig, VadSegmenter
+
+_MS = MODEL_RATE // 1000
+
+
+class Conversation(Protocol):
+    """What voice input needs from its session (the server's SessionRuntime provides it)."""
+
+    @property
+    def state(self) -> TurnState: ...
+
+    async def emit(self, event: ev.AgentEvent) -> None: ...
+
+    async def submit_voice_turn(self, item_id: str, text: str, *, replaces: bool) -> None: ...
+
+    async def interrupt(self, reason: str) -> bool: ...
+
+
+@dataclass(frozen=True, slots=True)
+class VoiceConfig:
+    vad: VadConfig = field(default_factory=VadConfig)
+    turns: TurnConfig = field(default_factory=TurnConfig)
+    partial_interval_ms: int = 700
+    pad_ms: int = 200
+    """Audio kept before the detected start and after the end of speech for transcription."""
+    max_turn_ms: int = 30_000
+    hotwords: str | None = None
+    """Vocabulary to bias recognition toward (persona and knowledge base terms)."""
+
+
+class VoiceInput:
+    def __init__(
+        self,
+        conversation: Conversation,
+        vad: SileroVAD,
+        asr: FasterWhisperASR,
+        config: VoiceConfig,
+        input_rate: int,
+    ) -> None:
+        self._conv = conversation
+        self._vad = vad
+        self._asr = asr
+        self._config = config
+        self._resampler = StreamResampler(input_rate)
+        self._stream = vad.new_stream()
+        self._segmenter = VadSegmenter(config.vad)
+        self._policy = VoiceTurnPolicy(config.turns)
+        self._agreement = LocalAgreement()
+        self._audio = np.zeros(0, dtype=np.float32)
+        self._audio_offset = 0  # sample index (16 kHz clock) of self._audio[0]
+        self._item_id = ""
+        self._committed_text = ""
+        self._last_partial_at = 0
+        self._partial_task: asyncio.Task[None] | None = None
+        self._speculative: tuple[int, asyncio.Task[Transcript]] | None = None
+        self._finalize_task: asyncio.Task[None] | None = None
+        self.input_rate = input_rate
+        self.transcripts: list[Transcript] = []
+        """Final transcripts of this stream (the benchmark reads their real-time factor)."""
+
+    @property
+    def phase(self) -> Phase:
+        return self._policy.phase
+
+    async def push(self, samples: Samples) -> None:
+        """Feed one frame of audio at the input rate."""
+        audio = self._resampler.process(samples)
+        self._keep(audio)
+        for probability in await self._vad.probabilities(self._stream, audio):
+            vad_event = self._segmenter.push(probability)
+            now_ms = self._segmenter.position // _MS
+            self._sync_reply_state(now_ms)
+            if isinstance(vad_event, SpeechStarted):
+                await self._on_speech_started(vad_event.sample // _MS)
+            elif isinstance(vad_event, SpeechStopped):
+                await self._on_speech_stopped(vad_event.sample)
+            decision = self._policy.tick(now_ms)
+            if isinstance(decision, TurnEnded):
+                self._finalize_task = asyncio.create_task(
+                    self._finalize(decision), name=f"voice-final:{self._item_id}"
+                )
+            self._maybe_partial(now_ms)
+
+    async def close(self) -> None:
+        """Cancel transcriptions in flight; the stream ends."""
+        tasks: list[asyncio.Task[Any] | None] = [self._partial_task, self._finalize_task]
+        if self._speculative is not None:
+            tasks.append(self._speculative[1])
+        pending = {t for t in tasks if t is not None and not t.done()}
+        for task in pending:
+            task.cancel()
+        if pending:
+            await asyncio.wait(pending)
+
+    # ── VAD facts → turn decisions ─────────────────────────────────────────
+
+    async def _on_speech_started(self, at_ms: int) -> None:
+        decision = self._policy.speech_started(at_ms)
+        if isinstance(decision, BargeIn):
+            # Stop the reply in the same frame that revealed the speech.
+            await self._conv.interrupt("barge_in")
+        if isinstance(decision, BargeIn | TurnStarted):
+            self._begin_turn(at_ms)
+        elif isinstance(decision, TurnExtended):
+            await self._drop_pending_reply()
+        if self._item_id:
+            await self._conv.emit(ev.SpeechStarted(self._item_id, at_ms))
+
+    async def _on_speech_stopped(self, sample: int) -> None:
+        self._policy.speech_stopped(sample // _MS)
+        if self._policy.phase is Phase.USER_PAUSED and self._item_id:
+            await self._conv.emit(ev.SpeechStopped(self._item_id, sample // _MS))
+            self._start_speculative(sample)
+
+    def _begin_turn(self, at_ms: int) -> None:
+        self._item_id = f"item_{secrets.token_hex(8)}"
+        self._committed_text = ""
+        self._agreement.reset()
+        self._last_partial_at = at_ms
+        start = max(self._audio_offset, at_ms * _MS - self._config.pad_ms * _MS)
+        self._audio = self._audio[start - self._audio_offset :]
+        self._audio_offset = start
+
+    async def _drop_pending_reply(self) -> None:
+        task = self._finalize_task
+        if task is not None and not task.done():
+            task.cancel()
+            await asyncio.wait({task})
+        await self._conv.interrupt("turn_extended")
+
+    def _sync_reply_state(self, now_ms: int) -> None:
+        state = self._conv.state
+        if state is TurnState.SPEAKING:
+            self._policy.reply_started(now_ms)
+        elif state is TurnState.LISTENING and (
+            self._finalize_task is None or self._finalize_task.done()
+        ):
+            self._policy.reply_finished()
+
+    # ── audio buffer ───────────────────────────────────────────────────────
+
+    def _keep(self, audio: Samples) -> None:
+        self._audio = np.concatenate([self._audio, audio])
+        in_turn = self._policy.phase in (
+            Phase.USER_SPEAKING,
+            Phase.USER_PAUSED,
+            Phase.AWAITING_REPLY,
+        )
+        keep = (self._config.max_turn_ms if in_turn else self._config.pad_ms * 2) * _MS
+        if len(self._audio) > keep:
+            drop = len(self._audio) - keep
+            self._audio = self._audio[drop:]
+            self._audio_offset += drop
+
+    def _turn_audio(self, end_sample: int) -> Samples:
+        end = end_sample + self._config.pad_ms * _MS - self._audio_offset
+        return self._audio[: max(0, end)].copy()
+
+    # ── transcription ──────────────────────────────────────────────────────
+
+    def _maybe_partial(self, now_ms: int) -> None:
+        if self._policy.phase is not Phase.USER_SPEAKING:
+            return
+        if now_ms - self._last_partial_at < self._config.partial_interval_ms:
+            return
+        if self._partial_task is not None and not self._partial_task.done():
+            return
+        if self._asr.queue_depth > 0:
+            return  # the shared model is busy; finals go first
+        self._last_partial_at = now_ms
+        audio = self._audio.copy()
+        self._partial_task = asyncio.create_task(
+            self._partial(self._item_id, audio), name=f"voice-partial:{self._item_id}"
+        )
+
+    async def _partial(self, item_id: str, audio: Samples) -> None:
+        result = await self._asr.transcribe(audio, hotwords=self._config.hotwords)
+        if item_id != self._item_id or not result.text:
+            return
+        stable, unstable = self._agreement.update(result.text)
+        self._policy.partial(result.text)
+        await self._conv.emit(ev.TranscriptPartial(item_id, stable, unstable))
+
+    def _start_speculative(self, stop_sample: int) -> None:
+        audio = self._turn_audio(stop_sample)
+        task = asyncio.create_task(
+            self._asr.transcribe(audio, hotwords=self._config.hotwords),
+            name=f"voice-speculative:{self._item_id}",
+        )
+        task.add_done_callback(self._speculative_done)
+        self._speculative = (stop_sample, task)
+
+    def _speculative_done(self, task: asyncio.Task[Transcript]) -> None:
+        if not task.cancelled() and task.exception() is None:
+            self._policy.partial(task.result().text)
+
+    async def _finalize(self, ended: TurnEnded) -> None:
+        item_id = self._item_id
+        stop_sample = ended.end_ms * _MS
+        speculative = self._speculative
+        if speculative is not None and speculative[0] == stop_sample:
+            transcript = await asyncio.shield(speculative[1])
+        else:
+            transcript = await self._asr.transcribe(
+                self._turn_audio(stop_sample), hotwords=self._config.hotwords
+            )
+        self.transcripts.append(transcript)
+        text = transcript.text.strip()
+        if not _is_speech(text):
+            self._policy.reply_finished()  # nothing was said after all: no turn
+            return
+        await self._conv.emit(ev.TranscriptCompleted(item_id, text, ended.start_ms, ended.end_ms))
+        # An extended turn was committed before its pause: this text replaces that one.
+        await self._conv.submit_voice_turn(item_id, text, replaces=bool(self._committed_text))
+        self._committed_text = text
+
+
+def _is_speech(text: str) -> bool:
+    """Whisper sometimes 'hears' noise as a bracketed sound or nothing at all."""
+    stripped = text.strip(" .!?,")
+    return bool(stripped) and not (
+        stripped.startswith(("[", "(")) and stripped.endswith(("]", ")"))
+    )
