@@ -37,8 +37,10 @@ class VadConfig:
     def __post_init__(self) -> None:
         if not 0 < self.release <= self.threshold < 1:
             raise ValueError("need 0 < release <= threshold < 1")
-        if min(self.min_speech_ms, self.min_silence_ms, self.sample_rate, self.chunk_samples) <= 0:
-            raise ValueError("durations, the sample rate and the chunk size must be positive")
+        if min(self.min_speech_ms, self.min_silence_ms) < 0:
+            raise ValueError("min_speech_ms and min_silence_ms cannot be negative")
+        if min(self.sample_rate, self.chunk_samples) <= 0:
+            raise ValueError("the sample rate and the chunk size must be positive")
 
 
 class VadSegmenter:

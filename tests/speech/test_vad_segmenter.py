@@ -246,3 +246,12 @@ def test_events_alternate_from_a_start_with_increasing_chunk_aligned_offsets(
     assert offsets == sorted(set(offsets))
     assert all(offset % config.chunk_samples == 0 for offset in offsets)
     assert segmenter.position == len(values) * config.chunk_samples
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [{"min_speech_ms": -1}, {"min_silence_ms": -32}, {"chunk_samples": 0}, {"sample_rate": 0}],
+)
+def test_negative_durations_and_empty_chunks_are_refused(bad: dict[str, int]) -> None:
+    with pytest.raises(ValueError):
+        VadConfig(**bad)  # type: ignore[arg-type]
