@@ -35,7 +35,7 @@ check: lint typecheck test  ## everything CI runs
 
 bench: setup  ## time to first token over the WebSocket (writes benchmarks/results/)
 	@scripts/ensure-redis.sh
-	$(PY) benchmarks/ttft.py
+	$(PY) -m benchmarks.ttft
 
 docs: setup  ## regenerate docs/protocol.schema.json and docs/configuration.md
 	$(PY) scripts/gen_docs.py

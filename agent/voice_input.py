@@ -61,6 +61,9 @@ class VoiceConfig:
     partial_interval_ms: int = 700
     pad_ms: int = 200
     """Audio kept before the detected start and after the end of speech for transcription."""
+    early_final_ms: int = 96
+    """Pause after which a speculative final transcription starts (if the ASR is idle), before
+    the VAD confirms the end of speech; reused when the confirmed stop is the same."""
     max_turn_ms: int = 30_000
     hotwords: str | None = None
     """Vocabulary to bias recognition toward (persona and knowledge base terms)."""
@@ -112,6 +115,7 @@ class VoiceInput:
                 await self._on_speech_started(vad_event.sample // _MS)
             elif isinstance(vad_event, SpeechStopped):
                 await self._on_speech_stopped(vad_event.sample)
+            self._maybe_early_final()
             decision = self._policy.tick(now_ms)
             if isinstance(decision, TurnEnded):
                 self._finalize_task = asyncio.create_task(
@@ -148,11 +152,27 @@ class VoiceInput:
         self._policy.speech_stopped(sample // _MS)
         if self._policy.phase is Phase.USER_PAUSED and self._item_id:
             await self._conv.emit(ev.SpeechStopped(self._item_id, sample // _MS))
-            self._start_speculative(sample)
+            if self._speculative is None or self._speculative[0] != sample:
+                self._start_speculative(sample)
+
+    def _maybe_early_final(self) -> None:
+        pause_from = self._segmenter.pending_stop
+        if pause_from is None or self._policy.phase is not Phase.USER_SPEAKING:
+            return
+        if self._segmenter.position - pause_from < self._config.early_final_ms * _MS:
+            return
+        if self._speculative is not None and self._speculative[0] == pause_from:
+            return
+        if self._asr.queue_depth > 0:
+            return  # spare the shared model; the VAD's confirmation will start it
+        self._start_speculative(pause_from)
 
     def _begin_turn(self, at_ms: int) -> None:
         self._item_id = f"item_{secrets.token_hex(8)}"
         self._committed_text = ""
+        if self._speculative is not None:
+            self._speculative[1].cancel()
+            self._speculative = None
         self._agreement.reset()
         self._last_partial_at = at_ms
         start = max(self._audio_offset, at_ms * _MS - self._config.pad_ms * _MS)
@@ -199,6 +219,8 @@ class VoiceInput:
     def _maybe_partial(self, now_ms: int) -> None:
         if self._policy.phase is not Phase.USER_SPEAKING:
             return
+        if self._segmenter.pending_stop is not None:
+            return  # a pause is under way: the speculative final is what matters now
         if now_ms - self._last_partial_at < self._config.partial_interval_ms:
             return
         if self._partial_task is not None and not self._partial_task.done():
@@ -220,6 +242,8 @@ class VoiceInput:
         await self._conv.emit(ev.TranscriptPartial(item_id, stable, unstable))
 
     def _start_speculative(self, stop_sample: int) -> None:
+        if self._speculative is not None and not self._speculative[1].done():
+            self._speculative[1].cancel()  # that pause ended in more speech
         audio = self._turn_audio(stop_sample)
         task = asyncio.create_task(
             self._asr.transcribe(audio, hotwords=self._config.hotwords),

@@ -7,8 +7,8 @@ avatar's reply state; outputs are turn-level decisions:
 
 - ``TurnStarted``: the first speech of a new user turn.
 - ``TurnEnded``: silence has lasted long enough; transcribe the turn and answer it. The wait
-  adapts to the words so far: shorter after a finished sentence ("…on Sunday?"), longer after a
-  word that promises more ("…and", "um") or before any words are known.
+  adapts to the words so far: shorter after a question or exclamation ("…on Sunday?"), longer
+  after a word that promises more ("…and", "um") or before any words are known.
 - ``TurnExtended``: speech resumed after ``TurnEnded`` but before the reply started: the pending
   reply is dropped and the same turn goes on (a turn ends once, never twice, per reply).
 - ``BargeIn``: speech started while the reply plays: stop the reply at once; a new turn starts.
@@ -111,7 +111,9 @@ def silence_needed_ms(partial: str, config: TurnConfig) -> int:
     words = _WORD.findall(text.lower())
     if not words or words[-1] in _CONTINUATIONS or text.endswith((",", "-", "…", "...")):
         factor = config.unfinished_factor
-    elif text.endswith((".", "?", "!")):
+    elif text.endswith(("?", "!")):
+        # Only these: Whisper also ends fragments with "." ("I would like to change."), so a
+        # period alone does not show the user has finished.
         factor = config.finished_factor
     else:
         factor = 1.0

@@ -5,7 +5,7 @@ Measured at the client, from sending ``input.text`` to receiving the first
 its own server with the embedded defaults unless ``--url`` is given. Prints p50/p95 and writes
 JSON (default: benchmarks/results/ttft.json).
 
-    .venv/bin/python benchmarks/ttft.py --turns 20 --concurrency 1 2 4 8
+    .venv/bin/python -m benchmarks.ttft --turns 20 --concurrency 1 2 4 8
 """
 
 from __future__ import annotations
@@ -13,22 +13,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
-import platform
-import signal
-import socket
-import statistics
-import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
 
-import httpx
-
+from benchmarks.common import ROOT, machine, running_server, summary_ms
 from server.ws_client import RealtimeClient
 
-ROOT = Path(__file__).resolve().parents[1]
 QUESTIONS = [
     "Hello! Who are you?",
     "What is the capital of France?",
@@ -41,25 +32,6 @@ QUESTIONS = [
     "Why is the sky blue?",
     "Thanks, that is all for now.",
 ]
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    if not ordered:
-        return float("nan")
-    index = min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))
-    return ordered[index]
-
-
-def summary(values_s: list[float]) -> dict[str, float]:
-    ms = [v * 1000 for v in values_s]
-    return {
-        "n": len(ms),
-        "p50_ms": round(percentile(ms, 50), 1),
-        "p95_ms": round(percentile(ms, 95), 1),
-        "mean_ms": round(statistics.fmean(ms), 1) if ms else float("nan"),
-        "max_ms": round(max(ms), 1) if ms else float("nan"),
-    }
 
 
 async def session_turns(url: str, turns: int, offset: int) -> dict[str, list[float]]:
@@ -92,39 +64,11 @@ async def run_scenario(url: str, sessions: int, turns: int) -> dict[str, Any]:
     return {
         "sessions": sessions,
         "turns_per_session": turns,
-        "client_ttft": summary(merged["ttft"]),
-        "server_llm_ttft": summary(merged["server_ttft"]),
-        "reply_total": summary(merged["total"]),
+        "client_ttft": summary_ms(merged["ttft"]),
+        "server_llm_ttft": summary_ms(merged["server_ttft"]),
+        "reply_total": summary_ms(merged["total"]),
         "turns_per_second": round(sessions * turns / wall, 2),
     }
-
-
-def start_server(env_overrides: dict[str, str]) -> tuple[subprocess.Popen[bytes], str]:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    env = {
-        **os.environ,
-        "AVATAR_PORT": str(port),
-        "AVATAR_REDIS__KEY_PREFIX": "bench:",
-        **env_overrides,
-    }
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "server.cli", "serve"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200:
-                return proc, f"ws://127.0.0.1:{port}/v1/realtime"
-        except httpx.TransportError:
-            time.sleep(0.2)
-    proc.kill()
-    raise SystemExit("the server did not become ready")
 
 
 async def main() -> None:
@@ -136,17 +80,16 @@ async def main() -> None:
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks/results/ttft.json")
     args = parser.parse_args()
 
-    proc = None
-    url = args.url
-    if url is None:
-        proc, url = start_server({"AVATAR_LLM__MAX_TOKENS": args.max_tokens})
-    try:
+    async def measure(url: str) -> list[dict[str, Any]]:
         await run_scenario(url, 1, 2)  # warm-up: first prompt evaluation, connections
-        scenarios = [await run_scenario(url, n, args.turns) for n in args.concurrency]
-    finally:
-        if proc is not None:
-            proc.send_signal(signal.SIGTERM)
-            proc.wait(20)
+        return [await run_scenario(url, n, args.turns) for n in args.concurrency]
+
+    if args.url:
+        scenarios = await measure(args.url)
+        url = args.url
+    else:
+        with running_server({"AVATAR_LLM__MAX_TOKENS": args.max_tokens}) as url:
+            scenarios = await measure(url)
 
     print(
         f"{'sessions':>8} {'turns':>6} {'TTFT p50':>9} {'TTFT p95':>9} "
@@ -162,11 +105,7 @@ async def main() -> None:
     report = {
         "benchmark": "ttft_over_websocket",
         "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "machine": {
-            "cpus": os.cpu_count(),
-            "python": platform.python_version(),
-            "platform": platform.platform(),
-        },
+        "machine": machine(),
         "server": url if args.url else "started by the benchmark (embedded defaults)",
         "max_tokens": int(args.max_tokens),
         "scenarios": scenarios,

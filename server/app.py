@@ -15,7 +15,7 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from redis.asyncio import Redis
 
-from agent.llm.protocols import LLM, GenerationParams
+from agent.llm.protocols import LLM, ChatMessage, GenerationParams
 from agent.personas import PersonaLibrary
 from server.connection import Connection
 from server.metrics import Metrics
@@ -90,6 +90,9 @@ def create_app(settings: Settings | None = None, *, llm: LLM | None = None) -> F
         redis = Redis.from_url(settings.redis.url, decode_responses=True)
         engine = llm or build_llm(settings.llm)
         await engine.start()
+        personas = PersonaLibrary(settings.prompts_dir)
+        default = personas.get(settings.default_persona)
+        await engine.warm([ChatMessage("system", default.system_prompt), ChatMessage("user", "")])
         voice = await build_voice(settings.voice)
         metrics.llm_queue_depth.set_function(lambda: engine.queue_depth)
         store = RedisSessionStore(
@@ -102,7 +105,7 @@ def create_app(settings: Settings | None = None, *, llm: LLM | None = None) -> F
         manager = SessionManager(
             store=store,
             llm=engine,
-            personas=PersonaLibrary(settings.prompts_dir),
+            personas=personas,
             metrics=metrics,
             config=ManagerConfig(
                 instance=instance,
@@ -112,7 +115,11 @@ def create_app(settings: Settings | None = None, *, llm: LLM | None = None) -> F
                 lease_wait_s=settings.session.lease_wait_s,
                 runtime=RuntimeConfig(
                     lease_ms=int(settings.session.lease_ttl_s * 1000),
-                    params=GenerationParams(settings.llm.max_tokens, settings.llm.temperature),
+                    params=GenerationParams(
+                        settings.llm.max_tokens,
+                        settings.llm.temperature,
+                        ignore_eos=settings.llm.ignore_eos,
+                    ),
                     history_chars=settings.llm.history_chars,
                     history_max=settings.session.history_max_messages,
                 ),

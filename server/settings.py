@@ -154,6 +154,9 @@ class LLMSettings(BaseModel):
     request_timeout_s: float = Field(60.0, gt=0, description="openai: timeout per request.")
     max_tokens: int = Field(160, ge=1, description="Longest reply, in tokens.")
     temperature: float = Field(0.6, ge=0, le=2, description="Sampling temperature.")
+    ignore_eos: bool = Field(
+        False, description="Always generate max_tokens (benchmarks and tests only)."
+    )
     history_chars: int = Field(
         6000, ge=200, description="Budget of history characters put in each prompt (newest kept)."
     )

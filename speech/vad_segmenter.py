@@ -59,6 +59,11 @@ class VadSegmenter:
         return self._speaking
 
     @property
+    def pending_stop(self) -> int | None:
+        """While speaking: where the current pause began, if one is under way."""
+        return self._silence_from if self._speaking else None
+
+    @property
     def position(self) -> int:
         """Samples consumed so far."""
         return self._position

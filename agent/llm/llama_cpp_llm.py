@@ -114,6 +114,18 @@ class LlamaCppLLM:
             self._contexts.append(await loop.run_in_executor(self._executor, load))
         self._ready = True
 
+    async def warm(self, messages: Sequence[ChatMessage]) -> None:
+        """Evaluate ``messages`` in every context, so a new conversation that starts with them
+        (the persona's system prompt) finds them in the KV cache. Call before serving."""
+        loop = asyncio.get_running_loop()
+        rendered = [{"role": m.role, "content": m.content} for m in messages]
+
+        def evaluate(llama: Any) -> None:
+            llama.create_chat_completion(messages=rendered, max_tokens=1)
+
+        for llama in self._contexts:
+            await loop.run_in_executor(self._executor, evaluate, llama)
+
     async def _admit(self) -> None:
         """Wait for a generation turn, first come first served."""
         if self._active < self._workers and not self._waiters:
@@ -172,6 +184,7 @@ class LlamaCppLLM:
                     max_tokens=params.max_tokens,
                     temperature=params.temperature,
                     stop=list(params.stop) or None,
+                    logit_bias=_end_token_bias(llama) if params.ignore_eos else None,
                 )
                 for chunk in chunks:
                     if cancelled.is_set():
@@ -215,3 +228,13 @@ class LlamaCppLLM:
         for cancelled in self._running:
             cancelled.set()
         self._executor.shutdown(wait=False, cancel_futures=True)
+
+
+def _end_token_bias(llama: Any) -> dict[int, float]:
+    """A bias that keeps the model from ending its turn (the end-of-text and chat-end tokens)."""
+    ids = {llama.token_eos()}
+    for marker in (b"<|im_end|>", b"<|endoftext|>", b"<|eot_id|>"):
+        tokens = llama.tokenize(marker, add_bos=False, special=True)
+        if len(tokens) == 1:
+            ids.add(tokens[0])
+    return {token: -1e9 for token in ids}

@@ -81,6 +81,8 @@ class OpenAICompatLLM:
         }
         if params.stop:
             body["stop"] = list(params.stop)
+        if params.ignore_eos:  # vLLM and llama.cpp's server accept it
+            body["ignore_eos"] = True
         if cache_key:  # vLLM caches prefixes by itself; "user" helps servers that route by it
             body["user"] = cache_key
         self._in_flight += 1
@@ -100,6 +102,9 @@ class OpenAICompatLLM:
             raise LLMUnavailable(f"model server unreachable at {self._base_url}: {exc}") from exc
         finally:
             self._in_flight -= 1
+
+    async def warm(self, messages: Sequence[ChatMessage]) -> None:
+        """Nothing to do: vLLM and llama.cpp's server cache prompt prefixes themselves."""
 
     async def aclose(self) -> None:
         self._ready = False

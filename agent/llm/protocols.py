@@ -26,6 +26,8 @@ class GenerationParams:
     max_tokens: int = 160
     temperature: float = 0.6
     stop: tuple[str, ...] = ()
+    ignore_eos: bool = False
+    """Generate ``max_tokens`` whatever the model says: for benchmarks and tests."""
 
 
 class LLMError(Exception):
@@ -78,6 +80,11 @@ class LLM(Protocol):
     ) -> AsyncGenerator[str, None]:
         """Yield text deltas of the reply. ``cache_key`` names the conversation, so an engine
         can keep its prompt prefix cached between turns. Raises ``LLMError`` subclasses."""
+        ...
+
+    async def warm(self, messages: Sequence[ChatMessage]) -> None:
+        """Prepare for prompts that start with ``messages`` (e.g. a persona's system prompt),
+        so the first reply of a session does not pay for evaluating them. May do nothing."""
         ...
 
     async def aclose(self) -> None:

@@ -28,7 +28,8 @@ def _ticks(policy: VoiceTurnPolicy, start: int, end: int) -> list[object]:
     ("partial", "wait"),
     [
         ("What time does the store open on Sunday?", 300),
-        ("Thank you.", 300),
+        ("Thank you!", 300),
+        ("I would like to change.", 500),
         ("I would like to", 900),
         ("I want a refund and", 900),
         ("so, um", 900),
@@ -65,7 +66,7 @@ def test_speech_resuming_within_the_pause_keeps_the_same_turn() -> None:
     policy.speech_stopped(800)
     assert policy.tick(1000) is None
     assert policy.speech_started(1100) is None
-    policy.partial("I want two tickets.")
+    policy.partial("I want two tickets!")
     policy.speech_stopped(2000)
     assert _ticks(policy, 2000, 3000) == [TurnEnded(0, 2000)]
 

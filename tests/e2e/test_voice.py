@@ -24,7 +24,13 @@ FRAME_MS = 20
 
 @pytest.fixture(scope="module")
 def server(start_server: StartServer) -> ServerProcess:
-    return start_server("voice", AVATAR_LLM__MAX_TOKENS="300")
+    # A short echo guard lets the barge-in test talk over the reply right after it starts.
+    return start_server(
+        "voice",
+        AVATAR_LLM__MAX_TOKENS="300",
+        AVATAR_LLM__IGNORE_EOS="true",  # replies last ~3 s, long enough to talk over
+        AVATAR_VOICE__ECHO_GUARD_MS="100",
+    )
 
 
 def pcm(audio: np.ndarray) -> bytes:
@@ -145,10 +151,15 @@ async def test_speech_during_a_reply_barges_in_and_history_keeps_what_was_sent(
 
     mic = asyncio.create_task(microphone())
     await asyncio.sleep(0.5)
-    await client.send({"type": "input.text", "text": "Tell me a very long story about a dragon."})
+    await client.send(
+        {
+            "type": "input.text",
+            "text": "Tell me a very long story about a dragon, with many details.",
+        }
+    )
     created = await client.wait_for("response.created")
     await client.wait_for("response.text.delta")
-    await asyncio.sleep(0.4)  # past the echo guard
+    await asyncio.sleep(0.3)  # speech starting within the echo guard would be taken for echo
     speak.set()
     events = await collect_until(client)
     await mic
@@ -160,7 +171,12 @@ async def test_speech_during_a_reply_barges_in_and_history_keeps_what_was_sent(
         for e in everything
         if e["type"] == "response.done" and e["response_id"] == created["response_id"]
     )
-    assert done["status"] == "cancelled"
+    timeline = [
+        (e["seq"], e["type"], e.get("status"), e.get("audio_start_ms"))
+        for e in everything
+        if e["type"] != "response.text.delta"
+    ]
+    assert done["status"] == "cancelled", (timeline, done["usage"], done["timings"])
     assert done["reason"] == "barge_in"
     sent = "".join(
         e["delta"]
