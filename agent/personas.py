@@ -1,8 +1,9 @@
 """Personas: who the avatar is. One Markdown file per persona in the prompts folder.
 
-A file is YAML front matter (``name``, ``greeting``) between ``---`` lines, followed by the system
-prompt. The version is a hash of the file's bytes, so a session can record exactly which text it
-was started with.
+A file is YAML front matter (``name``, ``greeting``, ``vocabulary``: words speech recognition
+should expect, such as product names) between ``---`` lines, followed by the system prompt.
+The version is a hash of the file's bytes, so a session can record exactly which text it was
+started with.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ class Persona:
     version: str
     system_prompt: str
     greeting: str | None
+    vocabulary: tuple[str, ...] = ()
 
 
 def parse_persona(persona_id: str, raw: bytes, source: str) -> Persona:
@@ -56,11 +58,21 @@ def parse_persona(persona_id: str, raw: bytes, source: str) -> Persona:
         raise PersonaError(f"{source}: field 'name' must be a non-empty string")
     if greeting is not None and not isinstance(greeting, str):
         raise PersonaError(f"{source}: field 'greeting' must be a string")
+    vocabulary = meta.get("vocabulary", [])
+    if not isinstance(vocabulary, list) or not all(isinstance(w, str) for w in vocabulary):
+        raise PersonaError(f"{source}: field 'vocabulary' must be a list of strings")
     system_prompt = body.strip()
     if not system_prompt:
         raise PersonaError(f"{source}: the system prompt (text after the front matter) is empty")
     version = hashlib.sha256(raw).hexdigest()[:12]
-    return Persona(persona_id, name.strip(), version, system_prompt, greeting)
+    return Persona(
+        persona_id,
+        name.strip(),
+        version,
+        system_prompt,
+        greeting,
+        tuple(w.strip() for w in vocabulary),
+    )
 
 
 class PersonaLibrary:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import structlog
 from redis.exceptions import RedisError
@@ -258,8 +258,11 @@ class Connection:
             )
         if self._voice is None:
             engines = self._voice_engines
+            # Bias recognition toward the server's and the persona's vocabulary.
+            words = [engines.config.hotwords or "", *self._runtime.persona.vocabulary]
+            config = replace(engines.config, hotwords=" ".join(w for w in words if w) or None)
             self._voice = VoiceInput(
-                self._runtime, engines.vad, engines.asr, engines.config, frame.sample_rate
+                self._runtime, engines.vad, engines.asr, config, frame.sample_rate
             )
         elif frame.sample_rate != self._voice.input_rate:
             raise ProtocolError(

@@ -76,7 +76,7 @@ class SessionManager:
             p = self._personas.get(persona_id)
         except PersonaError as exc:
             raise ProtocolError(ErrorCode.PERSONA_NOT_FOUND, str(exc), msg.event_id) from None
-        persona = PinnedPersona(p.id, p.name, p.version, p.system_prompt)
+        persona = PinnedPersona(p.id, p.name, p.version, p.system_prompt, p.vocabulary)
         session_id = f"sess_{secrets.token_urlsafe(12)}"
         token = secrets.token_urlsafe(32)
         owner = self._new_owner()
@@ -90,6 +90,7 @@ class SessionManager:
                 "persona_version": persona.version,
                 "persona_name": persona.name,
                 "system_prompt": persona.system_prompt,
+                "vocabulary": "\n".join(persona.vocabulary),
             },
         )
         runtime = self._register(session_id, owner, persona, [], 0)
@@ -129,12 +130,15 @@ class SessionManager:
         else:
             owner = self._new_owner()
             await self._acquire(sid, owner, msg.event_id)
-            fields = await self._store.load_fields(sid, "persona_name", "system_prompt")
+            fields = await self._store.load_fields(
+                sid, "persona_name", "system_prompt", "vocabulary"
+            )
             persona = PinnedPersona(
                 meta.persona,
                 fields.get("persona_name") or meta.persona,
                 meta.persona_version,
                 fields.get("system_prompt") or "",
+                tuple(filter(None, fields.get("vocabulary", "").split("\n"))),
             )
             history = await self._store.load_history(sid)
             meta = await self._store.load_meta(sid) or meta  # re-read under the lease

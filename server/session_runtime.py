@@ -74,6 +74,7 @@ class PinnedPersona:
     name: str
     version: str
     system_prompt: str
+    vocabulary: tuple[str, ...] = ()
 
 
 class SessionRuntime:

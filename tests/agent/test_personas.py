@@ -259,3 +259,14 @@ def test_library_error_for_a_bad_file_names_the_path(tmp_path: Path) -> None:
 def test_library_rejects_an_id_with_a_trailing_newline(tmp_path: Path) -> None:
     with pytest.raises(PersonaError, match="is not a valid name"):
         PersonaLibrary(tmp_path).get("ada\n")
+
+
+def test_vocabulary_lists_words_for_speech_recognition() -> None:
+    raw = b"---\nname: Ada\nvocabulary: [Zorblax, ' Quillora ']\n---\nBe kind.\n"
+    persona = parse_persona("ada", raw, "ada.md")
+    assert persona.vocabulary == ("Zorblax", "Quillora")
+
+
+def test_vocabulary_must_be_a_list_of_strings() -> None:
+    with pytest.raises(PersonaError, match=r"ada\.md: field 'vocabulary'"):
+        parse_persona("ada", b"---\nvocabulary: Zorblax\n---\nBe kind.\n", "ada.md")

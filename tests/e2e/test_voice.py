@@ -212,3 +212,47 @@ async def test_a_sample_rate_change_within_a_stream_is_refused(server: ServerPro
     assert error["code"] == "invalid_audio_frame"
     assert "sample rate changed" in error["message"]
     await client.close()
+
+
+async def test_typed_input_works_while_the_microphone_streams(server: ServerProcess) -> None:
+    client = RealtimeClient(server.url, audio_in=True)
+    await client.connect()
+    stop = asyncio.Event()
+
+    async def microphone() -> None:
+        frame = pcm(corpus.silence(FRAME_MS / 1000))
+        while not stop.is_set():
+            await client.send_audio(frame, frame_ms=FRAME_MS)
+
+    mic = asyncio.create_task(microphone())
+    await asyncio.sleep(0.3)
+    await client.send({"type": "input.text", "text": "Hello!"})
+    committed = await client.wait_for("input.committed")
+    done = await client.wait_for("response.done")
+    stop.set()
+    await mic
+    await client.close()
+    assert committed["source"] == "text"
+    assert done["status"] == "completed"
+
+
+async def test_the_persona_vocabulary_biases_recognition(
+    start_server: StartServer, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    prompts = tmp_path_factory.mktemp("prompts")
+    (prompts / "default.md").write_text(
+        "---\nname: Ada\nvocabulary: [Zorblax]\n---\nYou sell gadgets. Answer briefly.\n"
+    )
+    server = start_server("vocabulary", AVATAR_PROMPTS_DIR=str(prompts))
+    client = RealtimeClient(server.url, audio_in=True)
+    await client.connect()
+    # Without a hint, Whisper tiny.en hears "Zor Black's" (tests/speech/test_asr_model.py).
+    question = corpus.with_padding(
+        corpus.piper_speech("Do you sell the Zorblax in green?"), 0.4, 1.5
+    )
+    sender = asyncio.create_task(client.send_audio(pcm(question), frame_ms=FRAME_MS))
+    events = await collect_until(client)
+    await sender
+    await client.close()
+    completed = of_type(events, "input_audio.transcript.completed")[0]
+    assert "Zorblax" in completed["text"]
