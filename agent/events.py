@@ -87,6 +87,14 @@ class ResponseDone:
     error_code: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class ResponseTruncated:
+    """The client stopped playing a reply early; history keeps ``text``, what was heard."""
+
+    response_id: str
+    text: str
+
+
 AgentEvent = (
     InputCommitted
     | ResponseCreated
@@ -96,4 +104,5 @@ AgentEvent = (
     | SpeechStopped
     | TranscriptPartial
     | TranscriptCompleted
+    | ResponseTruncated
 )

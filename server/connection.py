@@ -207,6 +207,13 @@ class Connection:
                     raise ProtocolError(
                         ErrorCode.NO_ACTIVE_RESPONSE, "no reply is in progress", msg.event_id
                     )
+            case wire.PlaybackStopped(response_id=response_id, played_chars=played):
+                if not await runtime.truncate(response_id, played):
+                    raise ProtocolError(
+                        ErrorCode.UNKNOWN_RESPONSE,
+                        f"no reply {response_id!r} in this session's history",
+                        msg.event_id,
+                    )
             case wire.Ping(event_id=event_id):
                 await runtime.emit(wire.Pong(seq=0, event_id=event_id))
             case wire.SessionStart() | wire.SessionResume():

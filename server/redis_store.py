@@ -35,11 +35,17 @@ if ARGV[3] ~= '' then
   redis.call('HSET', KEYS[2], 'seq', ARGV[2])
 end
 if ARGV[6] ~= '' then
-  if ARGV[8] == '1' and redis.call('LLEN', KEYS[4]) > 0 then
-    redis.call('LSET', KEYS[4], -1, ARGV[6])
-  else
+  if ARGV[8] == '' then
     redis.call('RPUSH', KEYS[4], ARGV[6])
     redis.call('LTRIM', KEYS[4], -tonumber(ARGV[7]), -1)
+  else
+    local items = redis.call('LRANGE', KEYS[4], 0, -1)
+    for i = #items, 1, -1 do
+      if cjson.decode(items[i]).item_id == ARGV[8] then
+        redis.call('LSET', KEYS[4], i - 1, ARGV[6])
+        break
+      end
+    end
   end
 end
 for i = 9, #ARGV, 2 do
@@ -180,11 +186,12 @@ class RedisSessionStore:
         seq: int = 0,
         event_json: str = "",
         history: HistoryItem | None = None,
-        replace_last: bool = False,
+        replace: bool = False,
         fields: dict[str, str] | None = None,
     ) -> None:
-        """Atomically log an event, push a history item (or, with ``replace_last``, overwrite
-        the newest one) and set (or, with "", delete) fields.
+        """Atomically log an event, push a history item (or, with ``replace``, overwrite the
+        stored item with the same ``item_id``; none is added if there is none) and set (or,
+        with "", delete) fields.
 
         Raises ``LeaseLost`` if ``owner`` no longer holds the lease; nothing is written then.
         """
@@ -203,7 +210,7 @@ class RedisSessionStore:
             self._ttl_ms,
             item,
             self._history_max,
-            "1" if replace_last else "0",
+            history.item_id if (replace and history is not None) else "",
         ]
         for key, value in (fields or {}).items():
             args += [key, value]

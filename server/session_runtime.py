@@ -22,6 +22,7 @@ import structlog
 
 from agent import events as ev
 from agent.cancellation import finish_despite_cancel
+from agent.heard import heard_prefix
 from agent.llm.protocols import LLM, GenerationParams
 from agent.prompt import HistoryItem
 from agent.responder import run_response
@@ -198,12 +199,28 @@ class SessionRuntime:
         """A spoken turn ended: interrupt any reply, store the turn, answer it.
 
         ``replaces``: the turn resumed after a pause and was committed before; its new text
-        replaces the old one (only while that is still the newest history item).
+        replaces the old one.
         """
         await self._cancel_response("interrupted")
-        replaces = replaces and bool(self._history) and self._history[-1].item_id == item_id
+        replaces = replaces and any(h.item_id == item_id for h in self._history)
         await self.emit(ev.InputCommitted(item_id, text, "voice", replaces))
         self._start_response(item_id)
+
+    async def truncate(self, response_id: str, played_chars: int) -> bool:
+        """The client stopped playing ``response_id`` after ``played_chars``: keep in history
+        only the words it heard. Stops the reply first if it still runs. False if unknown."""
+        if self._response_id == response_id:
+            await self._cancel_response("client")
+        item = next(
+            (h for h in reversed(self._history) if h.item_id == response_id),
+            None,
+        )
+        if item is None or item.role != "assistant":
+            return False
+        heard = heard_prefix(item.text, played_chars)
+        if heard != item.text:
+            await self.emit(ev.ResponseTruncated(response_id, heard))
+        return True
 
     async def interrupt(self, reason: str) -> bool:
         """Stop the reply in progress (barge-in, turn extended); False if none runs."""
@@ -256,11 +273,8 @@ class SessionRuntime:
             message = agent_event_to_wire(event, seq, self.session_id)
         payload = message.model_dump_json()
         history, effects = _durable_effects(event)
-        replace_last = (
-            isinstance(event, ev.InputCommitted)
-            and event.replaces
-            and bool(self._history)
-            and self._history[-1].item_id == event.item_id
+        replace = (isinstance(event, ev.InputCommitted) and event.replaces) or isinstance(
+            event, ev.ResponseTruncated
         )
         state = self._next_state(event)
         if state is not None:
@@ -271,18 +285,21 @@ class SessionRuntime:
             seq=seq,
             event_json=payload,
             history=history,
-            replace_last=replace_last,
+            replace=replace,
             fields={**effects, **(fields or {})},
         )
         self._seq = seq
         if state is not None:
             self._turn.to(state)
         if history is not None:
-            if replace_last:
-                self._history[-1] = history
-            else:
+            if not replace:
                 self._history.append(history)
-            del self._history[: -self._config.history_max]
+                del self._history[: -self._config.history_max]
+            else:
+                for i in range(len(self._history) - 1, -1, -1):
+                    if self._history[i].item_id == history.item_id:
+                        self._history[i] = history
+                        break
         if self._outbox is not None:
             self._outbox.send_text(payload)
 
@@ -415,6 +432,9 @@ def _durable_effects(
         case ev.ResponseCreated(response_id, _):
             return None, {"open_response": response_id}
         case ev.ResponseDone(response_id, _, text):
-            item = HistoryItem(new_id("item"), "assistant", text) if text else None
+            # The assistant's item takes the response's id, so a later truncation finds it.
+            item = HistoryItem(response_id, "assistant", text) if text else None
             return item, {"open_response": "", "pending_input": ""}
+        case ev.ResponseTruncated(response_id, text):
+            return HistoryItem(response_id, "assistant", text), {}
     return None, {}

@@ -76,6 +76,10 @@ def agent_event_to_wire(event: ev.AgentEvent, seq: int, session_id: str) -> wire
             return wire.TranscriptPartial(
                 seq=seq, session_id=session_id, item_id=item_id, stable=stable, unstable=unstable
             )
+        case ev.ResponseTruncated(response_id, text):
+            return wire.ResponseTruncated(
+                seq=seq, session_id=session_id, response_id=response_id, text=text
+            )
         case ev.TranscriptCompleted(item_id, text, start_ms, end_ms):
             return wire.TranscriptCompleted(
                 seq=seq,

@@ -30,6 +30,7 @@ class ErrorCode(StrEnum):
     RESUME_EXPIRED = "resume_expired"
     SESSION_BUSY = "session_busy"
     NO_ACTIVE_RESPONSE = "no_active_response"
+    UNKNOWN_RESPONSE = "unknown_response"
     LLM_OVERLOADED = "llm_overloaded"
     LLM_UNAVAILABLE = "llm_unavailable"
     LLM_FAILED = "llm_failed"
@@ -95,6 +96,9 @@ SPECS: dict[ErrorCode, ErrorSpec] = {
         True, CLOSE_BUSY, "Another socket drives this session; retry once it has gone."
     ),
     ErrorCode.NO_ACTIVE_RESPONSE: ErrorSpec(False, None, "response.cancel with no reply running."),
+    ErrorCode.UNKNOWN_RESPONSE: ErrorSpec(
+        False, None, "playback.stopped names a reply this session does not have."
+    ),
     ErrorCode.LLM_OVERLOADED: ErrorSpec(True, None, "Too many replies queued for the model."),
     ErrorCode.LLM_UNAVAILABLE: ErrorSpec(True, None, "The model cannot be reached."),
     ErrorCode.LLM_FAILED: ErrorSpec(True, None, "The model failed while generating."),

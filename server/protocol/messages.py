@@ -91,6 +91,17 @@ class ResponseCancel(_Message):
     response_id: str | None = Field(None, max_length=64)
 
 
+class PlaybackStopped(_Message):
+    """The client stopped playing a reply before its end (barge-in, cancel, a page closed):
+    ``played_chars`` of its text were played or shown. History keeps only the whole words
+    heard; the server confirms with ``response.truncated``. Stops the reply if it still runs."""
+
+    type: Literal["playback.stopped"] = "playback.stopped"
+    event_id: EventId | None = None
+    response_id: str = Field(max_length=64)
+    played_chars: int = Field(ge=0)
+
+
 class Ping(_Message):
     """Heartbeat; the server answers ``pong``. Any message resets the idle timer."""
 
@@ -98,13 +109,14 @@ class Ping(_Message):
     event_id: EventId | None = None
 
 
-ClientCommand = SessionStart | SessionResume | InputText | ResponseCancel | Ping
+ClientCommand = SessionStart | SessionResume | InputText | ResponseCancel | PlaybackStopped | Ping
 ClientMessage = Annotated[ClientCommand, Field(discriminator="type")]
 CLIENT_MESSAGE_TYPES: dict[str, type[_Message]] = {
     "session.start": SessionStart,
     "session.resume": SessionResume,
     "input.text": InputText,
     "response.cancel": ResponseCancel,
+    "playback.stopped": PlaybackStopped,
     "ping": Ping,
 }
 
@@ -283,6 +295,14 @@ class ResponseDone(ServerEvent):
     timings: Timings
 
 
+class ResponseTruncated(ServerEvent):
+    """History now keeps only ``text`` of this reply: what the client reported it played."""
+
+    type: Literal["response.truncated"] = "response.truncated"
+    response_id: str
+    text: str
+
+
 class Error(ServerEvent):
     type: Literal["error"] = "error"
     code: str
@@ -322,6 +342,7 @@ ServerMessage = Annotated[
     | ResponseCreated
     | ResponseTextDelta
     | ResponseDone
+    | ResponseTruncated
     | Error
     | Pong
     | SessionClosing,

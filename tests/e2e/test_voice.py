@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 import soxr
 
+from agent.heard import heard_prefix
 from server.ws_client import RealtimeClient
 from speech.audio import float_to_pcm16
 from tests import speech_corpus as corpus
@@ -188,6 +189,18 @@ async def test_speech_during_a_reply_barges_in_and_history_keeps_what_was_sent(
     assert speech_started["seq"] == done["seq"] + 1, "stopped in the frame that showed speech"
     transcript = of_type(events, "input_audio.transcript.completed")[0]
     assert "canada" in transcript["text"].lower()
+
+    # The client's player had only got through the first 12 characters when it stopped.
+    await client.resume()
+    await client.send(
+        {"type": "playback.stopped", "response_id": created["response_id"], "played_chars": 12}
+    )
+    truncated = await client.wait_for("response.truncated")
+    assert truncated["text"] == heard_prefix(sent, 12)
+    await client.send({"type": "playback.stopped", "response_id": "resp_nope", "played_chars": 1})
+    error = await client.wait_for("error", raise_errors=False)
+    assert error["code"] == "unknown_response"
+    await client.close()
 
 
 async def test_audio_at_48_khz_is_resampled(server: ServerProcess) -> None:

@@ -233,6 +233,7 @@ def test_every_client_message_type_is_decodable() -> None:
         },
         "input.text": {"text": "hi"},
         "response.cancel": {},
+        "playback.stopped": {"response_id": "resp_1", "played_chars": 10},
         "ping": {},
     }
     assert set(minimal) == set(wire.CLIENT_MESSAGE_TYPES)

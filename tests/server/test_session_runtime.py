@@ -11,11 +11,14 @@ from __future__ import annotations
 
 import asyncio
 import json
+import secrets
 from collections.abc import AsyncGenerator, Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from redis.asyncio import Redis
 
 from agent.llm.protocols import ChatMessage, GenerationParams
@@ -25,6 +28,7 @@ from server.protocol import messages as wire
 from server.redis_store import RedisSessionStore
 from server.session_manager import ManagerConfig, SessionManager
 from server.session_runtime import PinnedPersona, RuntimeConfig, SessionRuntime
+from tests.conftest import REDIS_URL
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -272,3 +276,95 @@ async def test_a_stolen_lease_stops_the_runtime_and_tells_the_client(
     await _eventually(lambda: manager.active == 0, "the runtime closed")
     assert await redis_client.get(lease_key) == "someone-else|a", "never released by a loser"
     await manager.shutdown()
+
+
+async def test_a_playback_report_truncates_history_to_the_words_heard(
+    make_manager: Any, redis_client: Redis, key_prefix: str
+) -> None:
+    manager = make_manager(TimelineLLM(tokens=6, interval=0.001))
+    outbox = FakeOutbox()
+    runtime = await manager.start(wire.SessionStart(protocol_version="1"), outbox)
+    await runtime.submit_text("hi")
+    await _until_idle(runtime)
+    done = [f for f in outbox.frames if f["type"] == "response.done"][-1]
+    assert done["text"] == "w0 w1 w2 w3 w4 w5"
+
+    assert await runtime.truncate(done["response_id"], played_chars=7) is True
+    assert outbox.frames[-1]["type"] == "response.truncated"
+    assert outbox.frames[-1]["text"] == "w0 w1"
+    rows = await redis_client.lrange(f"{key_prefix}session:{{{runtime.session_id}}}:history", 0, -1)
+    assert json.loads(rows[-1]) == {
+        "item_id": done["response_id"],
+        "role": "assistant",
+        "text": "w0 w1",
+    }
+    assert await runtime.truncate("resp_unknown", 3) is False
+    await manager.shutdown()
+
+
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    cancel_after_ms=st.integers(0, 12),
+    played_chars=st.integers(0, 80),
+)
+def test_history_never_holds_words_the_user_did_not_hear(
+    cancel_after_ms: int, played_chars: int
+) -> None:
+    """Whatever moment the user barges in and however far playback got, the stored assistant
+    turn is a prefix of what was sent, ends on a whole word, and is no longer than was played."""
+
+    async def scenario() -> None:
+        client = Redis.from_url(REDIS_URL, decode_responses=True)
+        prefix = f"test:{secrets.token_hex(4)}:"
+        store = RedisSessionStore(
+            client, prefix=prefix, idle_ttl_s=60, replay_max=1000, history_max=50
+        )
+        manager = SessionManager(
+            store=store,
+            llm=TimelineLLM(tokens=12, interval=0.001),
+            personas=PersonaLibrary(ROOT / "prompts"),
+            metrics=Metrics(),
+            config=ManagerConfig(
+                instance="prop",
+                version="0",
+                default_persona="default",
+                resume_ttl_s=60,
+                lease_wait_s=1,
+                runtime=RuntimeConfig(lease_ms=5000, params=GenerationParams(), history_chars=999),
+                config_for=_config_for,
+            ),
+        )
+        outbox = FakeOutbox()
+        try:
+            runtime = await manager.start(wire.SessionStart(protocol_version="1"), outbox)
+            await runtime.submit_text("tell me")
+            await asyncio.sleep(cancel_after_ms / 1000)
+            await runtime.interrupt("barge_in")
+            await _until_idle(runtime)
+            done = [f for f in outbox.frames if f["type"] == "response.done"][-1]
+            sent = "".join(
+                f["delta"]
+                for f in outbox.frames
+                if f["type"] == "response.text.delta" and f["response_id"] == done["response_id"]
+            )
+            if sent:
+                await runtime.truncate(done["response_id"], played_chars)
+            stored = [h for h in runtime.history if h.role == "assistant"]
+            rows = await client.lrange(f"{prefix}session:{{{runtime.session_id}}}:history", 0, -1)
+            redis_assistant = [json.loads(r) for r in rows if json.loads(r)["role"] == "assistant"]
+            if not sent:
+                assert stored == [] and redis_assistant == []
+                return
+            heard = stored[-1].text
+            assert redis_assistant[-1]["text"] == heard
+            assert sent.startswith(heard)
+            assert len(heard) <= played_chars
+            assert heard == "" or len(heard) == len(sent) or sent[len(heard)] == " "
+        finally:
+            await manager.shutdown()
+            keys = [k async for k in client.scan_iter(match=f"{prefix}*")]
+            if keys:
+                await client.delete(*keys)
+            await client.aclose()
+
+    asyncio.run(scenario())
