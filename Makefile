@@ -16,8 +16,9 @@ serve: setup  ## set up, make sure Redis runs, start the server with embedded de
 	@scripts/ensure-redis.sh
 	$(VENV)/bin/avatar-agent serve
 
-test: setup  ## run the test suite (needs Redis; started if absent)
+test: setup  ## run the test suite (needs Redis and espeak-ng; set up if absent)
 	@scripts/ensure-redis.sh
+	@scripts/ensure-system-packages.sh
 	$(PY) -m pytest -q
 
 lint: setup  ## format check and lint
@@ -33,9 +34,10 @@ typecheck: setup  ## mypy --strict
 
 check: lint typecheck test  ## everything CI runs
 
-bench: setup  ## time to first token over the WebSocket (writes benchmarks/results/)
+bench: setup  ## latency benchmarks: text TTFT and voice in (write benchmarks/results/)
 	@scripts/ensure-redis.sh
 	$(PY) -m benchmarks.ttft
+	$(PY) -m benchmarks.voice_latency
 
 docs: setup  ## regenerate docs/protocol.schema.json and docs/configuration.md
 	$(PY) scripts/gen_docs.py
