@@ -1,6 +1,7 @@
 """The event vocabulary on the hot path: small frozen dataclasses.
 
-The agent emits these; the server turns them into wire messages. Names are past tense.
+The agent emits these; the server turns them into wire messages. Names are past tense, and
+field names are those of the wire events they become.
 """
 
 from __future__ import annotations
@@ -25,16 +26,16 @@ class InputCommitted:
 
 @dataclass(frozen=True, slots=True)
 class SpeechStarted:
-    """VAD level: the user started speaking (``audio_ms`` on the input audio clock)."""
+    """VAD level: the user started speaking (on the input audio clock)."""
 
     item_id: str
-    audio_ms: int
+    audio_start_ms: int
 
 
 @dataclass(frozen=True, slots=True)
 class SpeechStopped:
     item_id: str
-    audio_ms: int
+    audio_end_ms: int
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,6 +7,7 @@ fields are wrong (``invalid_message``).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from typing import Any
 
@@ -44,61 +45,33 @@ def decode_client_text(data: str | bytes) -> wire.ClientCommand:
     return message
 
 
+# Agent events whose fields are exactly those of their wire event (besides seq and session_id).
+_SAME_FIELDS: dict[type, type[wire.ServerEvent]] = {
+    ev.TextDelta: wire.ResponseTextDelta,
+    ev.ResponseCreated: wire.ResponseCreated,
+    ev.InputCommitted: wire.InputCommitted,
+    ev.SpeechStarted: wire.SpeechStarted,
+    ev.SpeechStopped: wire.SpeechStopped,
+    ev.TranscriptPartial: wire.TranscriptPartial,
+    ev.TranscriptCompleted: wire.TranscriptCompleted,
+    ev.ResponseTruncated: wire.ResponseTruncated,
+}
+
+
 def agent_event_to_wire(event: ev.AgentEvent, seq: int, session_id: str) -> wire.ServerEvent:
     """Turn an agent event into the wire event it is sent as."""
-    match event:
-        case ev.TextDelta(response_id, delta):
-            return wire.ResponseTextDelta(
-                seq=seq, session_id=session_id, response_id=response_id, delta=delta
-            )
-        case ev.ResponseCreated(response_id, input_item_id):
-            return wire.ResponseCreated(
-                seq=seq, session_id=session_id, response_id=response_id, input_item_id=input_item_id
-            )
-        case ev.InputCommitted(item_id, text, source, replaces):
-            return wire.InputCommitted(
-                seq=seq,
-                session_id=session_id,
-                item_id=item_id,
-                text=text,
-                source=source,
-                replaces=replaces,
-            )
-        case ev.SpeechStarted(item_id, audio_ms):
-            return wire.SpeechStarted(
-                seq=seq, session_id=session_id, item_id=item_id, audio_start_ms=audio_ms
-            )
-        case ev.SpeechStopped(item_id, audio_ms):
-            return wire.SpeechStopped(
-                seq=seq, session_id=session_id, item_id=item_id, audio_end_ms=audio_ms
-            )
-        case ev.TranscriptPartial(item_id, stable, unstable):
-            return wire.TranscriptPartial(
-                seq=seq, session_id=session_id, item_id=item_id, stable=stable, unstable=unstable
-            )
-        case ev.ResponseTruncated(response_id, text):
-            return wire.ResponseTruncated(
-                seq=seq, session_id=session_id, response_id=response_id, text=text
-            )
-        case ev.TranscriptCompleted(item_id, text, start_ms, end_ms):
-            return wire.TranscriptCompleted(
-                seq=seq,
-                session_id=session_id,
-                item_id=item_id,
-                text=text,
-                audio_start_ms=start_ms,
-                audio_end_ms=end_ms,
-            )
-        case ev.ResponseDone():
-            return wire.ResponseDone(
-                seq=seq,
-                session_id=session_id,
-                response_id=event.response_id,
-                status=event.status,
-                text=event.text,
-                reason=event.reason,
-                usage=wire.Usage(output_tokens=event.output_tokens),
-                timings=wire.Timings(
-                    first_token_ms=event.timings.first_token_ms, total_ms=event.timings.total_ms
-                ),
-            )
+    if isinstance(event, ev.ResponseDone):
+        return wire.ResponseDone(
+            seq=seq,
+            session_id=session_id,
+            response_id=event.response_id,
+            status=event.status,
+            text=event.text,
+            reason=event.reason,
+            usage=wire.Usage(output_tokens=event.output_tokens),
+            timings=wire.Timings(
+                first_token_ms=event.timings.first_token_ms, total_ms=event.timings.total_ms
+            ),
+        )
+    fields = {f.name: getattr(event, f.name) for f in dataclasses.fields(event)}
+    return _SAME_FIELDS[type(event)](seq=seq, session_id=session_id, **fields)

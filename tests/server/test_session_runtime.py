@@ -102,29 +102,30 @@ def _config_for(persona: PinnedPersona, _: wire.Capabilities) -> wire.EffectiveC
     )
 
 
+def build_manager(client: Redis, prefix: str, llm: TimelineLLM) -> SessionManager:
+    store = RedisSessionStore(
+        client, prefix=prefix, idle_ttl_s=60, replay_max=10_000, history_max=500
+    )
+    return SessionManager(
+        store=store,
+        llm=llm,
+        personas=PersonaLibrary(ROOT / "prompts"),
+        metrics=Metrics(),
+        config=ManagerConfig(
+            instance="test",
+            version="0",
+            default_persona="default",
+            resume_ttl_s=60,
+            lease_wait_s=1,
+            runtime=RuntimeConfig(lease_ms=5000, params=GenerationParams(), history_chars=2000),
+            config_for=_config_for,
+        ),
+    )
+
+
 @pytest.fixture
 def make_manager(redis_client: Redis, key_prefix: str) -> Any:
-    def make(llm: TimelineLLM) -> SessionManager:
-        store = RedisSessionStore(
-            redis_client, prefix=key_prefix, idle_ttl_s=60, replay_max=10_000, history_max=500
-        )
-        return SessionManager(
-            store=store,
-            llm=llm,
-            personas=PersonaLibrary(ROOT / "prompts"),
-            metrics=Metrics(),
-            config=ManagerConfig(
-                instance="test",
-                version="0",
-                default_persona="default",
-                resume_ttl_s=60,
-                lease_wait_s=1,
-                runtime=RuntimeConfig(lease_ms=5000, params=GenerationParams(), history_chars=2000),
-                config_for=_config_for,
-            ),
-        )
-
-    return make
+    return lambda llm: build_manager(redis_client, key_prefix, llm)
 
 
 async def _eventually(condition: Callable[[], bool], what: str, timeout: float = 2.5) -> None:
@@ -316,24 +317,7 @@ def test_history_never_holds_words_the_user_did_not_hear(
     async def scenario() -> None:
         client = Redis.from_url(REDIS_URL, decode_responses=True)
         prefix = f"test:{secrets.token_hex(4)}:"
-        store = RedisSessionStore(
-            client, prefix=prefix, idle_ttl_s=60, replay_max=1000, history_max=50
-        )
-        manager = SessionManager(
-            store=store,
-            llm=TimelineLLM(tokens=12, interval=0.001),
-            personas=PersonaLibrary(ROOT / "prompts"),
-            metrics=Metrics(),
-            config=ManagerConfig(
-                instance="prop",
-                version="0",
-                default_persona="default",
-                resume_ttl_s=60,
-                lease_wait_s=1,
-                runtime=RuntimeConfig(lease_ms=5000, params=GenerationParams(), history_chars=999),
-                config_for=_config_for,
-            ),
-        )
+        manager = build_manager(client, prefix, TimelineLLM(tokens=12, interval=0.001))
         outbox = FakeOutbox()
         try:
             runtime = await manager.start(wire.SessionStart(protocol_version="1"), outbox)
