@@ -1,7 +1,7 @@
 # One entry point for humans and CI. `make help` lists the targets.
 VENV := .venv
 PY := $(VENV)/bin/python
-SRC := server agent speech
+SRC := server agent speech tts_worker
 .DEFAULT_GOAL := help
 
 .PHONY: help setup serve test check lint format typecheck bench schema docs

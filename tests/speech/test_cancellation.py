@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from agent.cancellation import finish_despite_cancel
+from speech.cancellation import finish_despite_cancel
 
 
 async def test_work_completes_and_the_cancel_is_raised_after_it() -> None:
