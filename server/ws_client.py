@@ -110,7 +110,7 @@ class RealtimeClient:
                 }
             )
             try:
-                event = await self.wait_for("session.resumed", resumable=False)
+                event = await self.wait_for("session.resumed", resumable=False, timeout=15)
             except ServerError as exc:
                 if exc.code != "session_busy" or time.monotonic() > deadline:
                     raise

@@ -14,7 +14,9 @@ from tests.e2e.conftest import ServerProcess, StartServer
 
 pytestmark = pytest.mark.model
 
-FAST_LEASE = {"AVATAR_SESSION__LEASE_TTL_S": "2", "AVATAR_SESSION__LEASE_WAIT_S": "4"}
+# Short enough that a crashed owner's sessions free up quickly, long enough that renewals
+# (every third of it) survive a heavily loaded 2-core machine.
+FAST_LEASE = {"AVATAR_SESSION__LEASE_TTL_S": "4", "AVATAR_SESSION__LEASE_WAIT_S": "6"}
 
 
 @pytest.fixture(scope="module")
