@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from speech.timeline import VisemeTiming, WordTiming
+
 ResponseStatus = Literal["completed", "cancelled", "failed"]
 InputSource = Literal["text", "voice"]
 
@@ -60,7 +62,8 @@ class TranscriptCompleted:
 @dataclass(frozen=True, slots=True)
 class ResponseCreated:
     response_id: str
-    input_item_id: str
+    input_item_id: str | None
+    """The user turn this reply answers; None for ``response.say``."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +92,30 @@ class ResponseDone:
 
 
 @dataclass(frozen=True, slots=True)
+class ExpressionTiming:
+    name: str
+    word_index: int
+    start_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class AudioSegment:
+    """One spoken segment of a reply: its audio follows as frames of ``stream``. Words, visemes
+    and expressions are timed in ms from the segment's first sample (``pts`` in the stream)."""
+
+    response_id: str
+    segment_id: int
+    stream: int
+    pts: int
+    sample_rate: int
+    samples: int
+    text: str
+    words: tuple[WordTiming, ...]
+    visemes: tuple[VisemeTiming, ...]
+    expressions: tuple[ExpressionTiming, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class ResponseTruncated:
     """The client stopped playing a reply early; history keeps ``text``, what was heard."""
 
@@ -106,4 +133,5 @@ AgentEvent = (
     | TranscriptPartial
     | TranscriptCompleted
     | ResponseTruncated
+    | AudioSegment
 )

@@ -9,13 +9,16 @@ received), then ``CancelledError`` propagates. Closing the model stream stops th
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from contextlib import aclosing
 
 from agent import events as ev
-from agent.llm.protocols import LLM, GenerationParams, LLMError
+from agent.llm.protocols import LLM, ChatMessage, GenerationParams, LLMError
 from agent.prompt import HistoryItem, build_messages
+from agent.speech_out import SpeechOutput
+from speech.tts import TTSError
 
 Emit = Callable[[ev.AgentEvent], Awaitable[None]]
 """Delivers one event. Contract: once called, delivery completes even if the caller is
@@ -70,37 +73,32 @@ async def run_response(
     system_prompt: str,
     history: Sequence[HistoryItem],
     response_id: str,
-    input_item_id: str,
+    input_item_id: str | None,
     params: GenerationParams,
     history_chars: int,
     emit: Emit,
     cache_key: str | None = None,
+    speech: SpeechOutput | None = None,
     clock: Clock = time.perf_counter,
 ) -> ev.ResponseDone:
-    """Generate and emit one reply; returns its ``ResponseDone`` (also emitted)."""
+    """Generate and emit one reply; returns its ``ResponseDone`` (also emitted).
+
+    With ``speech``, the reply is also spoken: each delta goes to it as it arrives, and the
+    done event waits until all of its audio has been sent.
+    """
     tracker = ResponseTracker(response_id, clock)
     messages = build_messages(system_prompt, history, history_chars)
     try:
         await emit(ev.ResponseCreated(response_id, input_item_id))
-        done = None
-        async with aclosing(llm.stream(messages, params, cache_key=cache_key)) as deltas:
-            while done is None:
-                # Only the model's own failures end the reply as "failed"; a failure to
-                # deliver (lost lease, storage down) propagates to the caller.
+        async with contextlib.AsyncExitStack() as stack:
+            if speech is not None:
+                await stack.enter_async_context(speech)
+            done = await _generate(llm, messages, params, cache_key, tracker, emit, speech)
+            if speech is not None and done.status == "completed":
                 try:
-                    delta = await anext(deltas)
-                except StopAsyncIteration:
-                    done = tracker.done("completed")
-                    break
-                except LLMError as exc:
-                    done = tracker.done("failed", str(exc), exc.code)
-                    break
-                except Exception as exc:  # an engine bug still ends the reply with done
-                    done = tracker.done(
-                        "failed", f"model error: {type(exc).__name__}", "llm_failed"
-                    )
-                    break
-                await emit(tracker.delta(delta))
+                    await speech.finish()
+                except TTSError as exc:
+                    done = tracker.done("failed", f"speech failed: {exc}", "tts_failed")
     except asyncio.CancelledError as exc:
         # task.cancel(msg) names the reason: "client" (response.cancel) or "interrupted".
         done = tracker.done("cancelled", str(exc.args[0]) if exc.args else "cancelled")
@@ -108,3 +106,29 @@ async def run_response(
         raise
     await emit(done)
     return done
+
+
+async def _generate(
+    llm: LLM,
+    messages: list[ChatMessage],
+    params: GenerationParams,
+    cache_key: str | None,
+    tracker: ResponseTracker,
+    emit: Emit,
+    speech: SpeechOutput | None,
+) -> ev.ResponseDone:
+    async with aclosing(llm.stream(messages, params, cache_key=cache_key)) as deltas:
+        while True:
+            # Only the model's own failures end the reply as "failed"; a failure to deliver
+            # (lost lease, storage down) propagates to the caller.
+            try:
+                delta = await anext(deltas)
+            except StopAsyncIteration:
+                return tracker.done("completed")
+            except LLMError as exc:
+                return tracker.done("failed", str(exc), exc.code)
+            except Exception as exc:  # an engine bug still ends the reply with done
+                return tracker.done("failed", f"model error: {type(exc).__name__}", "llm_failed")
+            await emit(tracker.delta(delta))
+            if speech is not None:
+                speech.push(delta)

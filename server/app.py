@@ -17,6 +17,7 @@ from redis.asyncio import Redis
 
 from agent.llm.protocols import LLM, ChatMessage, GenerationParams
 from agent.personas import PersonaLibrary
+from agent.speech_out import SpeechConfig
 from server.connection import Connection
 from server.metrics import Metrics
 from server.observability import configure_logging, init_sentry
@@ -27,7 +28,7 @@ from server.redis_store import RedisSessionStore
 from server.session_manager import ManagerConfig, SessionManager
 from server.session_runtime import PinnedPersona, RuntimeConfig
 from server.settings import Settings
-from server.wiring import VoiceEngines, build_llm, build_voice
+from server.wiring import VoiceEngines, build_llm, build_tts, build_voice
 
 WS_PATH = "/v1/realtime"
 log = structlog.get_logger(__name__)
@@ -49,7 +50,7 @@ class Services:
 
 
 def effective_config_factory(
-    settings: Settings, llm: LLM, voice_available: bool
+    settings: Settings, llm: LLM, voice_available: bool, tts_rate: int | None
 ) -> Callable[[PinnedPersona, wire.Capabilities], wire.EffectiveConfig]:
     """Build the function that describes a session's effective configuration."""
     limits = wire.EffectiveLimits(
@@ -62,12 +63,15 @@ def effective_config_factory(
 
     def config_for(persona: PinnedPersona, requested: wire.Capabilities) -> wire.EffectiveConfig:
         audio_in = requested.audio_in and voice_available
+        audio_out = requested.audio_out and tts_rate is not None
         return wire.EffectiveConfig(
             persona=wire.PersonaInfo(id=persona.id, name=persona.name, version=persona.version),
             llm=llm.name,
-            capabilities=wire.Capabilities(text=True, audio_in=audio_in),
+            capabilities=wire.Capabilities(
+                text=True, audio_in=audio_in, audio_out=audio_out, visemes=audio_out
+            ),
             audio_in=wire.AudioFormat(enabled=audio_in, sample_rate=16000),
-            audio_out=wire.AudioFormat(enabled=False, sample_rate=22050),
+            audio_out=wire.AudioFormat(enabled=audio_out, sample_rate=tts_rate or 22050),
             heartbeat_interval_s=settings.connection.heartbeat_interval_s,
             idle_timeout_s=settings.connection.idle_timeout_s,
             resume_ttl_s=settings.session.resume_ttl_s,
@@ -94,6 +98,7 @@ def create_app(settings: Settings | None = None, *, llm: LLM | None = None) -> F
         default = personas.get(settings.default_persona)
         await engine.warm([ChatMessage("system", default.system_prompt), ChatMessage("user", "")])
         voice = await build_voice(settings.voice)
+        tts = await build_tts(settings.tts)
         metrics.llm_queue_depth.set_function(lambda: engine.queue_depth)
         store = RedisSessionStore(
             redis,
@@ -106,6 +111,7 @@ def create_app(settings: Settings | None = None, *, llm: LLM | None = None) -> F
             store=store,
             llm=engine,
             personas=personas,
+            tts=tts,
             metrics=metrics,
             config=ManagerConfig(
                 instance=instance,
@@ -122,8 +128,13 @@ def create_app(settings: Settings | None = None, *, llm: LLM | None = None) -> F
                     ),
                     history_chars=settings.llm.history_chars,
                     history_max=settings.session.history_max_messages,
+                    speech=SpeechConfig(
+                        frame_ms=settings.tts.frame_ms, ahead_ms=settings.tts.ahead_ms
+                    ),
                 ),
-                config_for=effective_config_factory(settings, engine, voice is not None),
+                config_for=effective_config_factory(
+                    settings, engine, voice is not None, tts.sample_rate if tts else None
+                ),
             ),
         )
         app.state.services = Services(redis, engine, manager, metrics, voice)
@@ -136,6 +147,8 @@ def create_app(settings: Settings | None = None, *, llm: LLM | None = None) -> F
             await engine.aclose()
             if voice is not None:
                 voice.close()
+            if tts is not None:
+                await tts.aclose()
             await redis.aclose()
             log.info("server_stopped", instance=instance)
 
@@ -162,6 +175,7 @@ def create_app(settings: Settings | None = None, *, llm: LLM | None = None) -> F
             "redis": redis_ok,
             "llm": s.llm.ready,
             "asr": s.voice is None or s.voice.asr.ready,
+            "tts": s.manager.speaks,
             "accepting": not s.draining,
         }
         ready = all(checks.values())

@@ -52,7 +52,7 @@ class SocketOutbox:
     """Frames waiting for the writer. ``send_text`` never blocks."""
 
     def __init__(self) -> None:
-        self._queue: asyncio.Queue[str | _Close] = asyncio.Queue()
+        self._queue: asyncio.Queue[str | bytes | _Close] = asyncio.Queue()
         self.closed = False
 
     def send_text(self, text: str) -> None:
@@ -64,12 +64,16 @@ class SocketOutbox:
             return
         self._queue.put_nowait(text)
 
+    def send_bytes(self, data: bytes) -> None:
+        if not self.closed and self._queue.qsize() < _OUTBOX_LIMIT:
+            self._queue.put_nowait(data)  # audio: a slow client loses frames, not the session
+
     def close(self, code: int) -> None:
         if not self.closed:
             self.closed = True
             self._queue.put_nowait(_Close(code))
 
-    async def next(self) -> str | _Close:
+    async def next(self) -> str | bytes | _Close:
         return await self._queue.get()
 
 
@@ -134,7 +138,12 @@ class Connection:
                     await self._ws.close(item.code)
                 return
             try:
-                await asyncio.wait_for(self._ws.send_text(item), _SEND_TIMEOUT_S)
+                send = (
+                    self._ws.send_bytes(item)
+                    if isinstance(item, bytes)
+                    else self._ws.send_text(item)
+                )
+                await asyncio.wait_for(send, _SEND_TIMEOUT_S)
             except Exception:
                 self._outbox.closed = True
                 return
@@ -207,8 +216,18 @@ class Connection:
                     raise ProtocolError(
                         ErrorCode.NO_ACTIVE_RESPONSE, "no reply is in progress", msg.event_id
                     )
-            case wire.PlaybackStopped(response_id=response_id, played_chars=played):
-                if not await runtime.truncate(response_id, played):
+            case wire.PlaybackPosition(response_id=response_id, played_ms=played_ms):
+                runtime.playback_position(response_id, played_ms)
+            case wire.ResponseSay(text=say_text):
+                if len(say_text) > self._limits.max_input_chars:
+                    raise ProtocolError(
+                        ErrorCode.INPUT_TOO_LONG, "text above max_input_chars", msg.event_id
+                    )
+                await runtime.say(say_text)
+            case wire.PlaybackStopped(response_id=response_id):
+                if not await runtime.truncate(
+                    response_id, played_chars=msg.played_chars, played_ms=msg.played_ms
+                ):
                     raise ProtocolError(
                         ErrorCode.UNKNOWN_RESPONSE,
                         f"no reply {response_id!r} in this session's history",
@@ -240,6 +259,7 @@ class Connection:
         else:
             self._runtime = await self._manager.resume(msg, self._outbox)
         self._audio_in_granted = msg.capabilities.audio_in and self._voice_engines is not None
+        self._runtime.audio_out = msg.capabilities.audio_out and self._manager.speaks
         structlog.contextvars.bind_contextvars(session_id=self._runtime.session_id)
 
     async def _on_binary(self, data: bytes) -> None:

@@ -20,6 +20,7 @@ import structlog
 from agent.llm.protocols import LLM
 from agent.personas import PersonaError, PersonaLibrary
 from agent.prompt import HistoryItem
+from agent.speech_out import TTS
 from server.metrics import Metrics
 from server.protocol import messages as wire
 from server.protocol.errors import ErrorCode, ProtocolError
@@ -55,6 +56,7 @@ class SessionManager:
         personas: PersonaLibrary,
         config: ManagerConfig,
         metrics: Metrics,
+        tts: TTS | None = None,
     ) -> None:
         self._store = store
         self._llm = llm
@@ -63,6 +65,12 @@ class SessionManager:
         self._metrics = metrics
         self._runtimes: dict[str, SessionRuntime] = {}
         self._closing: set[asyncio.Task[None]] = set()
+        self._tts = tts
+
+    @property
+    def speaks(self) -> bool:
+        """Whether this process can give sessions audio output."""
+        return self._tts is not None
 
     @property
     def active(self) -> int:
@@ -198,6 +206,7 @@ class SessionManager:
             config=self._config.runtime,
             metrics=self._metrics,
             hooks=self,
+            tts=self._tts,
         )
         self._runtimes[sid] = runtime
         self._metrics.active_sessions.set(len(self._runtimes))

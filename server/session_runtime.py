@@ -14,24 +14,28 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import secrets
+import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 import structlog
 
 from agent import events as ev
-from speech.cancellation import finish_despite_cancel
 from agent.heard import heard_prefix
+from agent.llm.fixed import FixedReply
 from agent.llm.protocols import LLM, GenerationParams
 from agent.prompt import HistoryItem
 from agent.responder import run_response
+from agent.speech_out import TTS, PlaybackClock, SpeechConfig, SpeechOutput
 from agent.turn_state import TurnState, TurnStateMachine
 from server.metrics import Metrics
 from server.protocol import messages as wire
+from server.protocol.audio_frames import AudioFrame, FrameKind, encode_frame
 from server.protocol.codec import agent_event_to_wire
 from server.protocol.errors import CLOSE_LEASE_LOST, SPECS, ErrorCode
 from server.redis_store import LeaseLost, RedisSessionStore
+from speech.cancellation import finish_despite_cancel
 
 log = structlog.get_logger(__name__)
 
@@ -44,6 +48,8 @@ class Outbox(Protocol):
     """Where a runtime sends a socket's frames. Never blocks; the connection writes them."""
 
     def send_text(self, text: str) -> None: ...
+
+    def send_bytes(self, data: bytes) -> None: ...
 
     def close(self, code: int) -> None: ...
 
@@ -65,6 +71,7 @@ class RuntimeConfig:
     history_chars: int
     history_max: int = 200
     """Messages kept in memory, as in Redis (oldest dropped first)."""
+    speech: SpeechConfig = field(default_factory=SpeechConfig)
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +99,7 @@ class SessionRuntime:
         config: RuntimeConfig,
         metrics: Metrics,
         hooks: RuntimeHooks,
+        tts: TTS | None = None,
     ) -> None:
         self.session_id = session_id
         self.persona = persona
@@ -111,6 +119,13 @@ class SessionRuntime:
         self._lease_task: asyncio.Task[None] | None = None
         self._closed = asyncio.Event()
         self._lease_lost = False
+        self._tts = tts
+        self.audio_out = False
+        """Whether the attached socket was granted audio output (set by the connection)."""
+        self._streams = 0
+        self._playback: PlaybackClock | None = None
+        self._spoken: dict[str, list[tuple[float, str]]] = {}
+        """Per recent reply: (end ms in its audio stream, word) of every word spoken."""
 
     # ── lifecycle ──────────────────────────────────────────────────────────
 
@@ -170,6 +185,7 @@ class SessionRuntime:
         if self._outbox is not outbox:
             return
         self._outbox = None
+        self.audio_out = False
         self._finish_if_idle()
 
     async def close(self) -> None:
@@ -206,9 +222,12 @@ class SessionRuntime:
         await self.emit(ev.InputCommitted(item_id, text, "voice", replaces))
         self._start_response(item_id)
 
-    async def truncate(self, response_id: str, played_chars: int) -> bool:
-        """The client stopped playing ``response_id`` after ``played_chars``: keep in history
-        only the words it heard. Stops the reply first if it still runs. False if unknown."""
+    async def truncate(
+        self, response_id: str, *, played_chars: int | None = None, played_ms: int | None = None
+    ) -> bool:
+        """The client stopped playing ``response_id`` after ``played_chars`` of its text or
+        ``played_ms`` of its audio: keep in history only the words it heard. Stops the reply
+        first if it still runs. False if the reply is unknown."""
         if self._response_id == response_id:
             await self._cancel_response("client")
         item = next(
@@ -217,10 +236,30 @@ class SessionRuntime:
         )
         if item is None or item.role != "assistant":
             return False
-        heard = heard_prefix(item.text, played_chars)
+        if played_ms is not None:
+            spoken = self._spoken.get(response_id, [])
+            heard = " ".join(word for end_ms, word in spoken if end_ms <= played_ms)
+        else:
+            heard = heard_prefix(item.text, played_chars or 0)
         if heard != item.text:
             await self.emit(ev.ResponseTruncated(response_id, heard))
         return True
+
+    def playback_position(self, response_id: str, played_ms: int) -> None:
+        """The client has played ``played_ms`` of the reply's audio (paces what is sent)."""
+        if response_id == self._response_id and self._playback is not None:
+            self._playback.report(played_ms, time.monotonic())
+
+    async def say(self, text: str) -> None:
+        """Speak ``text`` exactly, without the model (greetings, handoffs)."""
+        await self._cancel_response("interrupted")
+        self._start_response(None, FixedReply(text))
+
+    def send_audio(self, stream: int, seq: int, pts: int, sample_rate: int, pcm: bytes) -> None:
+        """Send an output audio frame to the attached socket (audio is not logged or replayed)."""
+        if self._outbox is not None and self.audio_out:
+            frame = AudioFrame(FrameKind.OUTPUT_AUDIO, stream, seq, pts, sample_rate, pcm)
+            self._outbox.send_bytes(encode_frame(frame))
 
     async def interrupt(self, reason: str) -> bool:
         """Stop the reply in progress (barge-in, turn extended); False if none runs."""
@@ -291,6 +330,8 @@ class SessionRuntime:
         self._seq = seq
         if state is not None:
             self._turn.to(state)
+        if isinstance(event, ev.AudioSegment):
+            self._remember_words(event)
         if history is not None:
             if not replace:
                 self._history.append(history)
@@ -305,19 +346,35 @@ class SessionRuntime:
 
     # ── internals ──────────────────────────────────────────────────────────
 
-    def _start_response(self, input_item_id: str) -> None:
+    def _start_response(self, input_item_id: str | None, llm: LLM | None = None) -> None:
         response_id = new_id("resp")
         self._response_id = response_id
         self._response = asyncio.create_task(
-            self._respond(response_id, input_item_id), name=f"response:{response_id}"
+            self._respond(response_id, input_item_id, llm or self._llm),
+            name=f"response:{response_id}",
         )
 
-    async def _respond(self, response_id: str, input_item_id: str) -> None:
+    def _speech_for(self, response_id: str) -> SpeechOutput | None:
+        if not (self.audio_out and self._tts is not None):
+            return None
+        self._streams = self._streams % 65535 + 1
+        self._playback = PlaybackClock()
+        return SpeechOutput(
+            tts=self._tts,
+            sink=self,
+            emit=self.emit,
+            response_id=response_id,
+            stream=self._streams,
+            clock=self._playback,
+            config=self._config.speech,
+        )
+
+    async def _respond(self, response_id: str, input_item_id: str | None, llm: LLM) -> None:
         history = list(self._history)
 
         try:
             done = await run_response(
-                self._llm,
+                llm,
                 system_prompt=self.persona.system_prompt,
                 history=history,
                 response_id=response_id,
@@ -326,6 +383,7 @@ class SessionRuntime:
                 history_chars=self._config.history_chars,
                 emit=self.emit,
                 cache_key=self.session_id,
+                speech=self._speech_for(response_id),
             )
             self._metrics.observe_response(done)
             if done.status == "failed" and done.error_code:
@@ -348,6 +406,13 @@ class SessionRuntime:
                 if self._turn.state is not TurnState.LISTENING:
                     self._turn.to(TurnState.LISTENING)
                 self._finish_if_idle()
+
+    def _remember_words(self, segment: ev.AudioSegment) -> None:
+        offset_ms = segment.pts / segment.sample_rate * 1000
+        words = self._spoken.setdefault(segment.response_id, [])
+        words += [(offset_ms + w.start_ms + w.duration_ms, w.text) for w in segment.words]
+        while len(self._spoken) > 4:  # only recent replies can still be reported on
+            del self._spoken[next(iter(self._spoken))]
 
     def _next_state(self, event: ev.AgentEvent | wire.ServerEvent) -> TurnState | None:
         """The turn state an event moves the session to, if it moves it."""

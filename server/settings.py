@@ -205,6 +205,17 @@ class VoiceSettings(BaseModel):
     )
 
 
+class TTSSettings(BaseModel):
+    """Voice out: Piper in supervised worker processes (GPL-3.0 kept out of the server)."""
+
+    enabled: bool = Field(True, description="Start the TTS workers and grant audio output.")
+    workers: int = Field(1, ge=1, le=16, description="Worker processes, each with the voice.")
+    ahead_ms: int = Field(
+        800, ge=100, description="Audio sent ahead of what the client has played, at most."
+    )
+    frame_ms: int = Field(40, ge=10, le=200, description="Duration of each output audio frame.")
+
+
 class ObservabilitySettings(BaseModel):
     """Logs, metrics and error reporting."""
 
@@ -236,4 +247,5 @@ class Settings(BaseSettings):
     connection: ConnectionSettings = Field(default_factory=ConnectionSettings)
     llm: LLMSettings = Field(default_factory=LLMSettings)
     voice: VoiceSettings = Field(default_factory=VoiceSettings)
+    tts: TTSSettings = Field(default_factory=TTSSettings)
     observability: ObservabilitySettings = Field(default_factory=ObservabilitySettings)

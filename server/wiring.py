@@ -10,8 +10,9 @@ from agent.llm.openai_compat import OpenAICompatLLM
 from agent.llm.protocols import LLM
 from agent.voice_input import VoiceConfig
 from agent.voice_turns import TurnConfig
-from server.settings import LLMSettings, VoiceSettings
+from server.settings import LLMSettings, TTSSettings, VoiceSettings
 from speech.asr import FasterWhisperASR, whisper_tiny_en_path
+from speech.tts import ProcessTTS, piper_worker_command
 from speech.vad import SileroVAD
 from speech.vad_segmenter import VadConfig
 
@@ -89,3 +90,12 @@ async def build_voice(s: VoiceSettings) -> VoiceEngines | None:
         hotwords=s.hotwords,
     )
     return VoiceEngines(SileroVAD(), asr, config)
+
+
+async def build_tts(s: TTSSettings) -> ProcessTTS | None:
+    """Start the TTS worker processes, or return None when voice output is switched off."""
+    if not s.enabled:
+        return None
+    tts = ProcessTTS(piper_worker_command(), workers=s.workers)
+    await tts.start()
+    return tts

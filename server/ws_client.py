@@ -19,7 +19,7 @@ import websockets
 from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed
 
-from server.protocol.audio_frames import AudioFrame, FrameKind, encode_frame
+from server.protocol.audio_frames import AudioFrame, FrameKind, decode_frame, encode_frame
 from server.protocol.messages import PROTOCOL_VERSION
 
 Event = dict[str, Any]
@@ -54,6 +54,7 @@ class RealtimeClient:
         max_resume_wait_s: float = 30.0,
         heartbeat: bool = True,
         audio_in: bool = False,
+        audio_out: bool = False,
     ) -> None:
         self.url = url
         self.persona = persona
@@ -61,7 +62,9 @@ class RealtimeClient:
         self.on_delta = on_delta
         self.max_resume_wait_s = max_resume_wait_s
         self.heartbeat = heartbeat
-        self.capabilities = {"text": True, "audio_in": audio_in}
+        self.capabilities = {"text": True, "audio_in": audio_in, "audio_out": audio_out}
+        self.audio: list[tuple[float, AudioFrame]] = []
+        """Output audio frames received, with their arrival time (perf_counter)."""
         self._audio_seq = 0
         self._audio_pts = 0
         self.session_id: str | None = None
@@ -194,6 +197,9 @@ class RealtimeClient:
         ws = self._socket()
         while True:
             raw = await asyncio.wait_for(ws.recv(), timeout)
+            if isinstance(raw, bytes):
+                self.audio.append((time.perf_counter(), decode_frame(raw)))
+                continue
             event: Event = json.loads(raw)
             seq = event.get("seq", 0)
             if seq and seq <= self.last_seq:

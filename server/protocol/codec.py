@@ -73,5 +73,29 @@ def agent_event_to_wire(event: ev.AgentEvent, seq: int, session_id: str) -> wire
                 first_token_ms=event.timings.first_token_ms, total_ms=event.timings.total_ms
             ),
         )
+    if isinstance(event, ev.AudioSegment):
+        return wire.AudioSegment(
+            seq=seq,
+            session_id=session_id,
+            response_id=event.response_id,
+            segment_id=event.segment_id,
+            stream=event.stream,
+            pts=event.pts,
+            sample_rate=event.sample_rate,
+            samples=event.samples,
+            text=event.text,
+            words=[
+                wire.WordTime(text=w.text, start_ms=w.start_ms, duration_ms=w.duration_ms)
+                for w in event.words
+            ],
+            visemes=[
+                wire.VisemeTime(id=int(v.viseme), start_ms=v.start_ms, duration_ms=v.duration_ms)
+                for v in event.visemes
+            ],
+            expressions=[
+                wire.ExpressionTime(name=x.name, word_index=x.word_index, start_ms=x.start_ms)
+                for x in event.expressions
+            ],
+        )
     fields = {f.name: getattr(event, f.name) for f in dataclasses.fields(event)}
     return _SAME_FIELDS[type(event)](seq=seq, session_id=session_id, **fields)

@@ -34,6 +34,7 @@ class ErrorCode(StrEnum):
     LLM_OVERLOADED = "llm_overloaded"
     LLM_UNAVAILABLE = "llm_unavailable"
     LLM_FAILED = "llm_failed"
+    TTS_FAILED = "tts_failed"
     LEASE_LOST = "lease_lost"
     IDLE_TIMEOUT = "idle_timeout"
     STORE_UNAVAILABLE = "store_unavailable"
@@ -102,6 +103,7 @@ SPECS: dict[ErrorCode, ErrorSpec] = {
     ErrorCode.LLM_OVERLOADED: ErrorSpec(True, None, "Too many replies queued for the model."),
     ErrorCode.LLM_UNAVAILABLE: ErrorSpec(True, None, "The model cannot be reached."),
     ErrorCode.LLM_FAILED: ErrorSpec(True, None, "The model failed while generating."),
+    ErrorCode.TTS_FAILED: ErrorSpec(True, None, "Speech synthesis failed for a reply."),
     ErrorCode.LEASE_LOST: ErrorSpec(
         True, CLOSE_LEASE_LOST, "This process lost the session's writer lease; resume."
     ),

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, model_validator
 
 PROTOCOL_VERSION = "1"
 SUPPORTED_VERSIONS = frozenset({PROTOCOL_VERSION})
@@ -92,14 +92,40 @@ class ResponseCancel(_Message):
 
 
 class PlaybackStopped(_Message):
-    """The client stopped playing a reply before its end (barge-in, cancel, a page closed):
-    ``played_chars`` of its text were played or shown. History keeps only the whole words
-    heard; the server confirms with ``response.truncated``. Stops the reply if it still runs."""
+    """The client stopped playing a reply before its end (barge-in, cancel, a page closed),
+    after ``played_ms`` of its audio or ``played_chars`` of its text (give one). History keeps
+    only the whole words heard; the server confirms with ``response.truncated``. Stops the
+    reply if it still runs."""
 
     type: Literal["playback.stopped"] = "playback.stopped"
     event_id: EventId | None = None
     response_id: str = Field(max_length=64)
-    played_chars: int = Field(ge=0)
+    played_ms: int | None = Field(None, ge=0)
+    played_chars: int | None = Field(None, ge=0)
+
+    @model_validator(mode="after")
+    def _one_position(self) -> PlaybackStopped:
+        if (self.played_ms is None) == (self.played_chars is None):
+            raise ValueError("give exactly one of played_ms and played_chars")
+        return self
+
+
+class PlaybackPosition(_Message):
+    """Progress of the reply's audio at the client (every few hundred ms while playing): the
+    server sends audio only a bounded time ahead of it."""
+
+    type: Literal["playback.position"] = "playback.position"
+    event_id: EventId | None = None
+    response_id: str = Field(max_length=64)
+    played_ms: int = Field(ge=0)
+
+
+class ResponseSay(_Message):
+    """Speak this text exactly, without the model (greetings, handoffs). Interrupts any reply."""
+
+    type: Literal["response.say"] = "response.say"
+    event_id: EventId | None = None
+    text: str = Field(min_length=1)
 
 
 class Ping(_Message):
@@ -109,7 +135,16 @@ class Ping(_Message):
     event_id: EventId | None = None
 
 
-ClientCommand = SessionStart | SessionResume | InputText | ResponseCancel | PlaybackStopped | Ping
+ClientCommand = (
+    SessionStart
+    | SessionResume
+    | InputText
+    | ResponseCancel
+    | ResponseSay
+    | PlaybackStopped
+    | PlaybackPosition
+    | Ping
+)
 ClientMessage = Annotated[ClientCommand, Field(discriminator="type")]
 CLIENT_MESSAGE_TYPES: dict[str, type[_Message]] = {
     "session.start": SessionStart,
@@ -117,6 +152,8 @@ CLIENT_MESSAGE_TYPES: dict[str, type[_Message]] = {
     "input.text": InputText,
     "response.cancel": ResponseCancel,
     "playback.stopped": PlaybackStopped,
+    "playback.position": PlaybackPosition,
+    "response.say": ResponseSay,
     "ping": Ping,
 }
 
@@ -265,7 +302,7 @@ class TranscriptCompleted(ServerEvent):
 class ResponseCreated(ServerEvent):
     type: Literal["response.created"] = "response.created"
     response_id: str
-    input_item_id: str
+    input_item_id: str | None = Field(description="The turn answered; null for response.say.")
 
 
 class ResponseTextDelta(ServerEvent):
@@ -293,6 +330,42 @@ class ResponseDone(ServerEvent):
     reason: str | None = None
     usage: Usage
     timings: Timings
+
+
+class WordTime(_Out):
+    text: str
+    start_ms: int
+    duration_ms: int
+
+
+class VisemeTime(_Out):
+    id: int = Field(ge=0, le=14, description="Oculus viseme id (0 sil … 14 U).")
+    start_ms: int
+    duration_ms: int
+
+
+class ExpressionTime(_Out):
+    name: str
+    word_index: int
+    start_ms: int
+
+
+class AudioSegment(ServerEvent):
+    """A spoken segment of a reply; its audio follows as binary frames (kind 2) of ``stream``,
+    starting at ``pts``. Words, visemes and expressions are in ms from the segment's first
+    sample, on the same clock as the audio."""
+
+    type: Literal["response.audio.segment"] = "response.audio.segment"
+    response_id: str
+    segment_id: int
+    stream: int
+    pts: int = Field(description="First sample of this segment in the stream.")
+    sample_rate: int
+    samples: int
+    text: str
+    words: list[WordTime]
+    visemes: list[VisemeTime]
+    expressions: list[ExpressionTime]
 
 
 class ResponseTruncated(ServerEvent):
@@ -343,6 +416,7 @@ ServerMessage = Annotated[
     | ResponseTextDelta
     | ResponseDone
     | ResponseTruncated
+    | AudioSegment
     | Error
     | Pong
     | SessionClosing,

@@ -234,6 +234,8 @@ def test_every_client_message_type_is_decodable() -> None:
         "input.text": {"text": "hi"},
         "response.cancel": {},
         "playback.stopped": {"response_id": "resp_1", "played_chars": 10},
+        "playback.position": {"response_id": "resp_1", "played_ms": 500},
+        "response.say": {"text": "Hello!"},
         "ping": {},
     }
     assert set(minimal) == set(wire.CLIENT_MESSAGE_TYPES)
@@ -329,3 +331,14 @@ def test_failed_response_done_keeps_reason_but_not_the_internal_error_code() -> 
     assert (out.status, out.reason, out.text) == ("failed", "boom", "Par")
     assert "error_code" not in out.model_dump()
     _roundtrip(out)
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [{}, {"played_ms": 1, "played_chars": 1}],
+)
+def test_playback_stopped_needs_exactly_one_position(fields: dict[str, int]) -> None:
+    raw = json.dumps({"type": "playback.stopped", "response_id": "r", **fields})
+    with pytest.raises(ProtocolError) as info:
+        decode_client_text(raw)
+    assert info.value.code == "invalid_message"

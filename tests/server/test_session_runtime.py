@@ -72,10 +72,14 @@ class TimelineLLM:
 class FakeOutbox:
     def __init__(self) -> None:
         self.frames: list[dict[str, Any]] = []
+        self.audio: list[bytes] = []
         self.closed: int | None = None
 
     def send_text(self, text: str) -> None:
         self.frames.append(json.loads(text))
+
+    def send_bytes(self, data: bytes) -> None:
+        self.audio.append(data)
 
     def close(self, code: int) -> None:
         self.closed = code
@@ -299,7 +303,7 @@ async def test_a_playback_report_truncates_history_to_the_words_heard(
         "role": "assistant",
         "text": "w0 w1",
     }
-    assert await runtime.truncate("resp_unknown", 3) is False
+    assert await runtime.truncate("resp_unknown", played_chars=3) is False
     await manager.shutdown()
 
 
@@ -332,7 +336,7 @@ def test_history_never_holds_words_the_user_did_not_hear(
                 if f["type"] == "response.text.delta" and f["response_id"] == done["response_id"]
             )
             if sent:
-                await runtime.truncate(done["response_id"], played_chars)
+                await runtime.truncate(done["response_id"], played_chars=played_chars)
             stored = [h for h in runtime.history if h.role == "assistant"]
             rows = await client.lrange(f"{prefix}session:{{{runtime.session_id}}}:history", 0, -1)
             redis_assistant = [json.loads(r) for r in rows if json.loads(r)["role"] == "assistant"]
