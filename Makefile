@@ -38,6 +38,7 @@ bench: setup  ## latency benchmarks: text TTFT and voice in (write benchmarks/re
 	@scripts/ensure-redis.sh
 	$(PY) -m benchmarks.ttft
 	$(PY) -m benchmarks.voice_latency
+	$(PY) -m benchmarks.voice_out
 
 docs: setup  ## regenerate docs/protocol.schema.json and docs/configuration.md
 	$(PY) scripts/gen_docs.py

@@ -4,6 +4,7 @@ For each spoken turn it measures, from the end of speech (the last speech sample
 client, known from the WAV manifest):
 - end of speech → final transcript (``input_audio.transcript.completed`` at the client),
 - end of speech → first reply token (first ``response.text.delta`` of the reply),
+- end of speech → first audio frame of the spoken reply (voice to voice, at the client),
 and checks the transcript against the reference (WER). Separately it measures the ASR
 real-time factor (Whisper tiny.en, same settings as the server) on the same audio in-process.
 Runs with N concurrent speakers for each N in ``--concurrency``. Prints p50/p95, writes JSON.
@@ -52,7 +53,7 @@ def _norm(text: str) -> str:
 
 async def speak(url: str, entry: dict[str, Any], lead_s: float) -> dict[str, Any]:
     """Stream one WAV in real time and time the turn it makes."""
-    client = RealtimeClient(url, audio_in=True)
+    client = RealtimeClient(url, audio_in=True, audio_out=True)
     await client.connect()
     await asyncio.sleep(lead_s)  # stagger concurrent speakers a little
     started = time.perf_counter()
@@ -70,12 +71,14 @@ async def speak(url: str, entry: dict[str, Any], lead_s: float) -> dict[str, Any
             first_token_at = now
         elif event["type"] == "response.done" and event["status"] == "completed" and item_id:
             break
+    first_audio_at = next((at for at, _ in client.audio if final_at and at >= final_at), None)
     await sender
     await client.close()
     return {
         "file": entry["file"],
         "eos_to_final_s": (final_at or now) - end_of_speech,
         "eos_to_first_token_s": (first_token_at or now) - end_of_speech,
+        "eos_to_first_audio_s": (first_audio_at or now) - end_of_speech,
         "wer": jiwer.wer(_norm(entry["text"]), _norm(transcript)),
         "transcript": transcript,
     }
@@ -95,6 +98,7 @@ async def scenario(
         "turns": len(turns),
         "eos_to_final_transcript": summary_ms([t["eos_to_final_s"] for t in turns]),
         "eos_to_first_reply_token": summary_ms([t["eos_to_first_token_s"] for t in turns]),
+        "voice_to_voice": summary_ms([t["eos_to_first_audio_s"] for t in turns]),
         "mean_wer": round(float(np.mean([t["wer"] for t in turns])), 3),
         "turn_details": [{k: v for k, v in t.items()} for t in turns],
     }
@@ -147,14 +151,15 @@ def main() -> None:
     )
     print(
         f"{'speakers':>8} {'turns':>6} {'EOS→final p50':>14} {'p95':>7} "
-        f"{'EOS→token p50':>14} {'p95':>7} {'WER':>6}"
+        f"{'EOS→token p50':>14} {'p95':>7} {'voice→voice p50':>16} {'p95':>7} {'WER':>6}"
     )
     for s in scenarios:
         final, token = s["eos_to_final_transcript"], s["eos_to_first_reply_token"]
+        v2v = s["voice_to_voice"]
         print(
             f"{s['speakers']:>8} {s['turns']:>6} {final['p50_ms']:>12.0f}ms "
             f"{final['p95_ms']:>5.0f}ms {token['p50_ms']:>12.0f}ms {token['p95_ms']:>5.0f}ms "
-            f"{s['mean_wer']:>6}"
+            f"{v2v['p50_ms']:>14.0f}ms {v2v['p95_ms']:>5.0f}ms {s['mean_wer']:>6}"
         )
     report = {
         "benchmark": "voice_in_latency",
