@@ -113,6 +113,8 @@ class AudioSegment:
     words: tuple[WordTiming, ...]
     visemes: tuple[VisemeTiming, ...]
     expressions: tuple[ExpressionTiming, ...]
+    unknown_phonemes: int = 0
+    """Symbols the viseme table lacked (for metrics; not sent)."""
 
 
 @dataclass(frozen=True, slots=True)

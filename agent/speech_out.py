@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from agent import events as ev
-from speech.chunker import Chunk, SpeechChunker
+from speech.chunker import Chunk, ExpressionCue, SpeechChunker, classify_expression
 from speech.timeline import build_timeline
 from speech.tts import Synthesis
 
@@ -138,6 +138,9 @@ class SpeechOutput:
             chunk, synthesis = item
             timeline = build_timeline(synthesis.alignments, synthesis.sample_rate, chunk.text)
             self.unknown_symbols += timeline.unknown
+            cues = chunk.expressions
+            if not cues and (guess := classify_expression(chunk.text)):
+                cues = (ExpressionCue(0, guess),)  # the model gave no tag: a cheap fallback
             await self._emit(
                 ev.AudioSegment(
                     response_id=self._response_id,
@@ -157,8 +160,9 @@ class SpeechOutput:
                             if cue.word_index < len(timeline.words)
                             else 0,
                         )
-                        for cue in chunk.expressions
+                        for cue in cues
                     ),
+                    unknown_phonemes=len(timeline.unknown),
                 )
             )
             for start in range(0, synthesis.samples, frame):

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import secrets
+import time
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -49,7 +50,9 @@ class Conversation(Protocol):
 
     async def emit(self, event: ev.AgentEvent) -> None: ...
 
-    async def submit_voice_turn(self, item_id: str, text: str, *, replaces: bool) -> None: ...
+    async def submit_voice_turn(
+        self, item_id: str, text: str, *, replaces: bool, speech_ended_at: float | None = None
+    ) -> None: ...
 
     async def interrupt(self, reason: str) -> bool: ...
 
@@ -272,8 +275,15 @@ class VoiceInput:
             self._policy.reply_finished()  # nothing was said after all: no turn
             return
         await self._conv.emit(ev.TranscriptCompleted(item_id, text, ended.start_ms, ended.end_ms))
+        # When (time.monotonic) the user stopped speaking: the audio clock is this far ahead.
+        behind_s = (self._segmenter.position // _MS - ended.end_ms) / 1000
         # An extended turn was committed before its pause: this text replaces that one.
-        await self._conv.submit_voice_turn(item_id, text, replaces=bool(self._committed_text))
+        await self._conv.submit_voice_turn(
+            item_id,
+            text,
+            replaces=bool(self._committed_text),
+            speech_ended_at=time.monotonic() - behind_s,
+        )
         self._committed_text = text
 
 

@@ -21,13 +21,18 @@ class Metrics:
         self.errors = Counter("avatar_errors", "Error events sent, by code.", ["code"], registry=r)
         self.stage_latency = Histogram(
             "avatar_stage_latency_seconds",
-            "Latency per pipeline stage (llm_first_token, llm_total).",
+            "Latency per pipeline stage (llm_first_token, llm_total, voice_to_voice).",
             ["stage"],
             buckets=_LATENCY_BUCKETS,
             registry=r,
         )
         self.llm_queue_depth = Gauge(
             "avatar_llm_queue_depth", "Replies waiting for the model.", registry=r
+        )
+        self.unknown_phonemes = Counter(
+            "avatar_unknown_phonemes",
+            "Phoneme symbols the viseme table lacks (shown with a safe default).",
+            registry=r,
         )
         self.resumes = Counter(
             "avatar_resumes", "Session resumes by outcome.", ["outcome"], registry=r

@@ -124,6 +124,8 @@ class SessionRuntime:
         """Whether the attached socket was granted audio output (set by the connection)."""
         self._streams = 0
         self._playback: PlaybackClock | None = None
+        self._speech_ended_at: tuple[str, float] | None = None
+        """(reply, when the user stopped speaking): closed by the reply's first playback report."""
         self._spoken: dict[str, list[tuple[float, str]]] = {}
         """Per recent reply: (end ms in its audio stream, word) of every word spoken."""
 
@@ -211,7 +213,9 @@ class SessionRuntime:
         await self.emit(ev.InputCommitted(item.item_id, text, "text"))
         self._start_response(item.item_id)
 
-    async def submit_voice_turn(self, item_id: str, text: str, *, replaces: bool) -> None:
+    async def submit_voice_turn(
+        self, item_id: str, text: str, *, replaces: bool, speech_ended_at: float | None = None
+    ) -> None:
         """A spoken turn ended: interrupt any reply, store the turn, answer it.
 
         ``replaces``: the turn resumed after a pause and was committed before; its new text
@@ -221,6 +225,8 @@ class SessionRuntime:
         replaces = replaces and any(h.item_id == item_id for h in self._history)
         await self.emit(ev.InputCommitted(item_id, text, "voice", replaces))
         self._start_response(item_id)
+        if speech_ended_at is not None and self._response_id is not None:
+            self._speech_ended_at = (self._response_id, speech_ended_at)
 
     async def truncate(
         self, response_id: str, *, played_chars: int | None = None, played_ms: int | None = None
@@ -247,8 +253,16 @@ class SessionRuntime:
 
     def playback_position(self, response_id: str, played_ms: int) -> None:
         """The client has played ``played_ms`` of the reply's audio (paces what is sent)."""
+        now = time.monotonic()
         if response_id == self._response_id and self._playback is not None:
-            self._playback.report(played_ms, time.monotonic())
+            self._playback.report(played_ms, now)
+        if self._speech_ended_at is not None and self._speech_ended_at[0] == response_id:
+            # Voice to voice: end of the user's speech to the avatar's voice at the client.
+            started_playing = now - played_ms / 1000
+            self._metrics.stage_latency.labels(stage="voice_to_voice").observe(
+                max(0.0, started_playing - self._speech_ended_at[1])
+            )
+            self._speech_ended_at = None
 
     async def say(self, text: str) -> None:
         """Speak ``text`` exactly, without the model (greetings, handoffs)."""
@@ -332,6 +346,7 @@ class SessionRuntime:
             self._turn.to(state)
         if isinstance(event, ev.AudioSegment):
             self._remember_words(event)
+            self._metrics.unknown_phonemes.inc(event.unknown_phonemes)
         if history is not None:
             if not replace:
                 self._history.append(history)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import httpx
 import numpy as np
 import pytest
 import soxr
@@ -269,3 +270,36 @@ async def test_the_persona_vocabulary_biases_recognition(
     await client.close()
     completed = of_type(events, "input_audio.transcript.completed")[0]
     assert "Zorblax" in completed["text"]
+
+
+async def test_playback_acks_put_voice_to_voice_latency_into_metrics(server: ServerProcess) -> None:
+    client = RealtimeClient(server.url, audio_in=True, audio_out=True)
+    await client.connect()
+    question = corpus.with_padding(
+        corpus.piper_speech("Is there a discount for students?"), 0.4, 1.5
+    )
+    sender = asyncio.create_task(client.send_audio(pcm(question), frame_ms=FRAME_MS))
+    created = await client.wait_for("response.created")
+    while not client.audio:
+        await client.recv(timeout=30)
+    await client.send(
+        {"type": "playback.position", "response_id": created["response_id"], "played_ms": 0}
+    )
+    await client.send({"type": "response.cancel"})  # this server's replies are long on purpose
+    await client.wait_for("response.done")
+    await sender
+    await client.close()
+    async with httpx.AsyncClient(base_url=server.http) as http:
+        metrics = (await http.get("/metrics")).text
+    count = next(
+        line
+        for line in metrics.splitlines()
+        if line.startswith('avatar_stage_latency_seconds_count{stage="voice_to_voice"}')
+    )
+    assert float(count.split()[-1]) >= 1
+    total = next(
+        line
+        for line in metrics.splitlines()
+        if line.startswith('avatar_stage_latency_seconds_sum{stage="voice_to_voice"}')
+    )
+    assert 0.05 < float(total.split()[-1]) < 10, "a plausible end-of-speech to playback time"
