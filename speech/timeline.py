@@ -110,6 +110,8 @@ class _Segment:
     end: int
     viseme: Viseme
     silent: bool
+    gap: bool = False
+    """A word separator: silent for word timing, but voiced audio (Piper runs words together)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,7 +164,7 @@ def _segments(alignments: Sequence[tuple[str, int]]) -> tuple[list[_Segment], tu
             pending.append(entry)
             continue
         silent = symbol_class.kind is SymbolKind.SILENCE
-        segment = _Segment(entry.start, entry.end, symbol_class.viseme, silent)
+        segment = _Segment(entry.start, entry.end, symbol_class.viseme, silent, gap=symbol == " ")
         _attach(pending, segments[-1] if segments else None, segment)
         pending.clear()
         segments.append(segment)
@@ -203,15 +205,26 @@ def _attach(modifiers: list[_Entry], before: _Segment | None, after: _Segment | 
 
 def _visemes(segments: list[_Segment], ms: Callable[[int], int]) -> tuple[VisemeTiming, ...]:
     timings: list[VisemeTiming] = []
-    for segment in segments:
+    for index, segment in enumerate(segments):
         start, end = ms(segment.start), ms(segment.end)
         if end == start:
             continue
-        if timings and timings[-1].viseme is segment.viseme:
+        viseme = segment.viseme
+        between_words = (
+            segment.gap
+            and bool(timings)
+            and timings[-1].viseme is not Viseme.sil
+            and index + 1 < len(segments)
+            and not segments[index + 1].silent
+        )
+        if between_words:
+            # The gap between two words is voiced: keep the mouth moving, do not close it.
+            viseme = timings[-1].viseme
+        if timings and timings[-1].viseme is viseme:
             last = timings[-1]
             timings[-1] = VisemeTiming(last.viseme, last.start_ms, end - last.start_ms)
         else:
-            timings.append(VisemeTiming(segment.viseme, start, end - start))
+            timings.append(VisemeTiming(viseme, start, end - start))
     return tuple(timings)
 
 

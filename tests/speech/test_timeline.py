@@ -130,9 +130,30 @@ def test_a_run_of_modifiers_splits_at_its_first_stress_mark() -> None:
 
 
 def test_modifiers_next_to_silence_join_the_phoneme_on_the_other_side() -> None:
-    # a stress mark before a space stays with its word; a length mark after one moves on
-    timeline = at_1khz(("a", 100), ("ˈ", 40), (" ", 50), ("ː", 30), ("o", 100))
+    # a stress mark before a pause stays with its word; a length mark after one moves on
+    timeline = at_1khz(("a", 100), ("ˈ", 40), (",", 50), ("ː", 30), ("o", 100))
     assert visemes(timeline) == [("aa", 0, 140), ("sil", 140, 50), ("O", 190, 130)]
+
+
+def test_a_word_gap_inside_speech_keeps_the_mouth_moving_but_still_splits_words() -> None:
+    # Piper's word separators carry voiced audio: closing the mouth there looks like a stutter.
+    timeline = at_1khz(
+        ("^", 20), ("a", 100), (" ", 40), ("o", 100), (",", 60), (" ", 30), ("u", 50)
+    )
+    assert visemes(timeline) == [
+        ("sil", 0, 20),
+        ("aa", 20, 140),
+        ("O", 160, 100),
+        ("sil", 260, 90),
+        ("U", 350, 50),
+    ]
+    entries = [("^", 20), ("a", 100), (" ", 40), ("o", 100), (",", 60), (" ", 30), ("u", 50)]
+    words = build_timeline(entries, 1000, "ah oh, oo").words
+    assert [(w.text, w.start_ms, w.duration_ms) for w in words] == [
+        ("ah", 20, 100),
+        ("oh,", 160, 100),
+        ("oo", 350, 50),
+    ]
 
 
 def test_modifiers_at_the_ends_of_a_segment_join_their_only_neighbour() -> None:
