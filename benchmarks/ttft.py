@@ -12,12 +12,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import time
 from pathlib import Path
 from typing import Any
 
-from benchmarks.common import ROOT, machine, running_server, summary_ms
+from benchmarks.common import ROOT, running_server, summary_ms, write_report
 from server.ws_client import RealtimeClient
 
 QUESTIONS = [
@@ -102,17 +101,13 @@ async def main() -> None:
             f"{s['server_llm_ttft']['p50_ms']:>6.0f}ms {s['server_llm_ttft']['p95_ms']:>6.0f}ms "
             f"{s['reply_total']['p50_ms']:>7.0f}ms {s['turns_per_second']:>8}"
         )
-    report = {
-        "benchmark": "ttft_over_websocket",
-        "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "machine": machine(),
-        "server": url if args.url else "started by the benchmark (embedded defaults)",
-        "max_tokens": int(args.max_tokens),
-        "scenarios": scenarios,
-    }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(report, indent=2) + "\n")
-    print(f"wrote {args.out.relative_to(ROOT) if args.out.is_relative_to(ROOT) else args.out}")
+    write_report(
+        args.out,
+        "ttft_over_websocket",
+        server=url if args.url else "started by the benchmark (embedded defaults)",
+        max_tokens=int(args.max_tokens),
+        scenarios=scenarios,
+    )
 
 
 if __name__ == "__main__":

@@ -27,7 +27,7 @@ from typing import Any
 import jiwer
 import numpy as np
 
-from benchmarks.common import ROOT, machine, running_server, summary_ms
+from benchmarks.common import ROOT, running_server, summary_ms, write_report
 from server.ws_client import RealtimeClient
 
 FRAME_MS = 20
@@ -161,17 +161,13 @@ def main() -> None:
             f"{final['p95_ms']:>5.0f}ms {token['p50_ms']:>12.0f}ms {token['p95_ms']:>5.0f}ms "
             f"{v2v['p50_ms']:>14.0f}ms {v2v['p95_ms']:>5.0f}ms {s['mean_wer']:>6}"
         )
-    report = {
-        "benchmark": "voice_in_latency",
-        "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "machine": machine(),
-        "frame_ms": FRAME_MS,
-        "asr_real_time_factor": rtf,
-        "scenarios": scenarios,
-    }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(report, indent=2) + "\n")
-    print(f"wrote {args.out}")
+    write_report(
+        args.out,
+        "voice_in_latency",
+        frame_ms=FRAME_MS,
+        asr_real_time_factor=rtf,
+        scenarios=scenarios,
+    )
 
 
 if __name__ == "__main__":

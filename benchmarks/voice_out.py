@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from benchmarks.common import ROOT, machine, running_server, summary_ms
+from benchmarks.common import ROOT, running_server, summary_ms, write_report
 from benchmarks.ttft import QUESTIONS
 from server.ws_client import RealtimeClient
 from speech.tts import ProcessTTS, piper_worker_command
@@ -115,16 +114,7 @@ def main() -> None:
             f"{s['sessions']:>8} {s['turns']:>6} {audio['p50_ms']:>14.0f}ms "
             f"{audio['p95_ms']:>5.0f}ms {seg['p50_ms']:>16.0f}ms {seg['p95_ms']:>5.0f}ms"
         )
-    report = {
-        "benchmark": "voice_out_latency",
-        "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "machine": machine(),
-        "tts_real_time_factor": rtf,
-        "scenarios": scenarios,
-    }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(report, indent=2) + "\n")
-    print(f"wrote {args.out}")
+    write_report(args.out, "voice_out_latency", tts_real_time_factor=rtf, scenarios=scenarios)
 
 
 if __name__ == "__main__":
