@@ -175,7 +175,7 @@ def create_app(settings: Settings | None = None, *, llm: LLM | None = None) -> F
             "redis": redis_ok,
             "llm": s.llm.ready,
             "asr": s.voice is None or s.voice.asr.ready,
-            "tts": s.manager.speaks,
+            "tts": s.manager.speaks or not settings.tts.enabled,
             "accepting": not s.draining,
         }
         ready = all(checks.values())

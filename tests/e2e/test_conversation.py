@@ -138,6 +138,24 @@ async def test_ping_is_answered_with_pong_carrying_the_event_id(server: ServerPr
     assert pong["seq"] == 2
 
 
+async def test_a_server_without_speech_models_is_ready_and_grants_text_only(
+    start_server: StartServer,
+) -> None:
+    lean = start_server("text-only", AVATAR_VOICE__ENABLED="false", AVATAR_TTS__ENABLED="false")
+    async with httpx.AsyncClient(base_url=lean.http) as http:
+        ready = (await http.get("/readyz")).json()
+    assert ready["ready"] is True
+    client = RealtimeClient(lean.url, audio_in=True, audio_out=True)
+    started = await client.connect()
+    await client.close()
+    assert started["config"]["capabilities"] == {
+        "text": True,
+        "audio_in": False,
+        "audio_out": False,
+        "visemes": False,
+    }
+
+
 async def test_probes_and_metrics_report_a_served_turn(server: ServerProcess) -> None:
     client = RealtimeClient(server.url)
     await client.connect()
