@@ -8,6 +8,7 @@ already seen by ``seq``, and carries on with what was replayed.
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import json
 import time
@@ -75,6 +76,8 @@ class RealtimeClient:
         self.started: Event | None = None
         self._ws: ClientConnection | None = None
         self._heartbeat: asyncio.Task[None] | None = None
+        self._replayed: collections.deque[Event] = collections.deque()
+        """Events replayed before session.resumed, kept for the next reads."""
 
     # ── connection ─────────────────────────────────────────────────────────
 
@@ -113,12 +116,14 @@ class RealtimeClient:
                 }
             )
             try:
-                event = await self.wait_for("session.resumed", resumable=False, timeout=15)
+                event = await self._await_resumed()
             except ServerError as exc:
                 if exc.code != "session_busy" or time.monotonic() > deadline:
                     raise
                 await asyncio.sleep(min(2.0, (exc.event.get("retry_after_ms") or 500) / 1000))
                 continue
+            except TimeoutError:
+                raise
             except (ConnectionClosed, OSError):
                 if time.monotonic() > deadline:
                     raise
@@ -127,6 +132,18 @@ class RealtimeClient:
             self.resume_token = event["resume_token"]
             self._start_heartbeat(event["config"]["heartbeat_interval_s"])
             return event
+
+    async def _await_resumed(self) -> Event:
+        """Read up to session.resumed; the missed events replayed before it are kept."""
+        replayed: list[Event] = []
+        while True:
+            event = await self.recv(timeout=15)
+            if event["type"] == "session.resumed":
+                self._replayed.extend(replayed)
+                return event
+            if event["type"] == "error":
+                raise ServerError(event)
+            replayed.append(event)
 
     async def _open(self) -> None:
         headers = {"Origin": self.origin} if self.origin else None
@@ -194,6 +211,8 @@ class RealtimeClient:
 
     async def recv(self, timeout: float = 60.0) -> Event:
         """Next new event (duplicates by seq are skipped). Raises ``ConnectionClosed``."""
+        if self._replayed:
+            return self._replayed.popleft()
         ws = self._socket()
         while True:
             raw = await asyncio.wait_for(ws.recv(), timeout)
@@ -219,6 +238,8 @@ class RealtimeClient:
         while True:
             try:
                 event = await self.recv(timeout)
+            except TimeoutError:
+                raise  # the server is silent, not gone: resuming would hide that
             except (ConnectionClosed, OSError):
                 if not resumable or self.session_id is None:
                     raise

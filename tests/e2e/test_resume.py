@@ -59,6 +59,24 @@ async def test_a_reply_interrupted_by_a_dropped_socket_is_replayed_on_resume(
     await client.close()
 
 
+async def test_a_reply_that_finished_while_the_client_was_away_is_replayed_in_full(
+    server_a: ServerProcess,
+) -> None:
+    client = RealtimeClient(server_a.url)
+    await client.connect()
+    await client.send({"type": "input.text", "text": "Say hello."})
+    created = await client.wait_for("response.created")
+    await client.drop()
+    await asyncio.sleep(3)  # the reply (60 tokens at most) ends, and its runtime closes
+    resumed = await client.resume()
+    done = await client.wait_for("response.done", timeout=10)  # replayed before resumed
+    await client.close()
+    assert resumed["replay"]["count"] >= 2
+    assert done["response_id"] == created["response_id"]
+    assert done["status"] == "completed"
+    assert _seqs_are_complete(client)
+
+
 async def test_a_session_resumes_on_another_process_with_its_history(
     server_a: ServerProcess, server_b: ServerProcess
 ) -> None:
