@@ -131,11 +131,13 @@ async def test_say_speaks_exact_text_and_times_its_expression(server: ServerProc
     await client.close()
     assert created["input_item_id"] is None
     assert " ".join(s["text"] for s in segments) == "Welcome back! How can I help?"
-    cues = [(s["text"], x) for s in segments for x in s["expressions"]]
-    assert len(cues) == 1
-    text, cue = cues[0]
-    assert cue["name"] == "smile"
-    assert text.split()[cue["word_index"]] == "How"
+    tagged = next(s for s in segments if s["text"] == "How can I help?")
+    assert [(x["name"], x["word_index"]) for x in tagged["expressions"]] == [("smile", 0)], (
+        "the model's tag, on the word that follows it"
+    )
+    assert tagged["expressions"][0]["start_ms"] == tagged["words"][0]["start_ms"]
+    untagged = next(s for s in segments if s["text"] == "Welcome back!")
+    assert [x["name"] for x in untagged["expressions"]] == ["smile"], "the fallback's guess"
 
 
 async def test_a_playback_report_in_ms_keeps_only_the_words_heard(server: ServerProcess) -> None:
