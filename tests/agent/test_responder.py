@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncGenerator, Sequence
+from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -168,7 +168,7 @@ PARAMS = GenerationParams(max_tokens=32, temperature=0.0)
 
 async def _run(
     llm: ScriptedLLM,
-    recorder: Recorder,
+    recorder: Callable[[ev.AgentEvent], Awaitable[None]],
     clock: ManualClock | None = None,
     history: Sequence[HistoryItem] = HISTORY,
     history_chars: int = 1000,
@@ -430,18 +430,7 @@ async def test_cancel_while_a_delta_is_being_sent_closes_the_model_stream() -> N
             await asyncio.get_running_loop().create_future()  # the socket never drains
         events.append(event)
 
-    task = asyncio.create_task(
-        run_response(
-            _as_llm(llm),
-            system_prompt="s",
-            history=HISTORY,
-            response_id="r",
-            input_item_id="i",
-            params=PARAMS,
-            history_chars=100,
-            emit=slow_emit,
-        )
-    )
+    task = asyncio.create_task(_run(llm, slow_emit))
     await asyncio.wait_for(gate.wait(), timeout=1.0)
     task.cancel("interrupted")
     await asyncio.wait({task}, timeout=1.0)
@@ -472,18 +461,7 @@ async def test_a_delta_being_sent_when_the_cancel_lands_counts_as_sent() -> None
     async def emit(event: ev.AgentEvent) -> None:
         await finish_despite_cancel(deliver(event))
 
-    task = asyncio.create_task(
-        run_response(
-            _as_llm(llm),
-            system_prompt="s",
-            history=HISTORY,
-            response_id="r",
-            input_item_id="i",
-            params=PARAMS,
-            history_chars=100,
-            emit=emit,
-        )
-    )
+    task = asyncio.create_task(_run(llm, emit))
     await asyncio.wait_for(gate.wait(), timeout=1.0)
     task.cancel("interrupted")
     await asyncio.sleep(0)

@@ -132,6 +132,15 @@ def make_manager(redis_client: Redis, key_prefix: str) -> Any:
     return lambda llm: build_manager(redis_client, key_prefix, llm)
 
 
+async def open_session(
+    manager: SessionManager,
+) -> tuple[FakeOutbox, SessionRuntime]:
+    """A new session on ``manager``, attached to a fake socket."""
+    outbox = FakeOutbox()
+    runtime = await manager.start(wire.SessionStart(protocol_version="1"), outbox)
+    return outbox, runtime
+
+
 async def _eventually(condition: Callable[[], bool], what: str, timeout: float = 2.5) -> None:
     deadline = asyncio.get_running_loop().time() + timeout
     while not condition():
@@ -178,8 +187,7 @@ async def test_a_cancel_at_any_moment_keeps_log_socket_and_history_consistent(
 ) -> None:
     llm = TimelineLLM(tokens=10, interval=0.001)
     manager = make_manager(llm)
-    outbox = FakeOutbox()
-    runtime = await manager.start(wire.SessionStart(protocol_version="1"), outbox)
+    outbox, runtime = await open_session(manager)
     for _ in range(3):
         await runtime.submit_text("tell me something")
         await asyncio.sleep(cancel_after)
@@ -194,8 +202,7 @@ async def test_a_storm_of_interruptions_completes_only_the_last_reply(
 ) -> None:
     llm = TimelineLLM(tokens=8, interval=0.002)
     manager = make_manager(llm)
-    outbox = FakeOutbox()
-    runtime = await manager.start(wire.SessionStart(protocol_version="1"), outbox)
+    outbox, runtime = await open_session(manager)
     for i in range(15):
         await runtime.submit_text(f"question {i}")
         await asyncio.sleep(0.001 * (i % 4))
@@ -222,8 +229,7 @@ async def test_closing_a_session_mid_reply_leaves_no_task_behind(
     before = {t for t in asyncio.all_tasks() if not t.done()}
     llm = TimelineLLM(tokens=1000, interval=0.001)
     manager = make_manager(llm)
-    outbox = FakeOutbox()
-    runtime = await manager.start(wire.SessionStart(protocol_version="1"), outbox)
+    outbox, runtime = await open_session(manager)
     await runtime.submit_text("go on forever")
     await asyncio.sleep(0.02)
     assert runtime.state == "speaking"
@@ -246,8 +252,7 @@ async def test_a_detached_session_finishes_its_reply_then_releases_the_lease(
 ) -> None:
     llm = TimelineLLM(tokens=20, interval=0.002)
     manager = make_manager(llm)
-    outbox = FakeOutbox()
-    runtime = await manager.start(wire.SessionStart(protocol_version="1"), outbox)
+    outbox, runtime = await open_session(manager)
     await runtime.submit_text("hello")
     await asyncio.sleep(0.01)
     runtime.detach(outbox)
@@ -267,8 +272,7 @@ async def test_a_stolen_lease_stops_the_runtime_and_tells_the_client(
 ) -> None:
     llm = TimelineLLM(tokens=500, interval=0.002)
     manager = make_manager(llm)
-    outbox = FakeOutbox()
-    runtime = await manager.start(wire.SessionStart(protocol_version="1"), outbox)
+    outbox, runtime = await open_session(manager)
     await runtime.submit_text("hello")
     await asyncio.sleep(0.01)
     lease_key = f"{key_prefix}session:{{{runtime.session_id}}}:lease"
@@ -287,8 +291,7 @@ async def test_a_playback_report_truncates_history_to_the_words_heard(
     make_manager: Any, redis_client: Redis, key_prefix: str
 ) -> None:
     manager = make_manager(TimelineLLM(tokens=6, interval=0.001))
-    outbox = FakeOutbox()
-    runtime = await manager.start(wire.SessionStart(protocol_version="1"), outbox)
+    outbox, runtime = await open_session(manager)
     await runtime.submit_text("hi")
     await _until_idle(runtime)
     done = [f for f in outbox.frames if f["type"] == "response.done"][-1]
@@ -322,9 +325,8 @@ def test_history_never_holds_words_the_user_did_not_hear(
         client = Redis.from_url(REDIS_URL, decode_responses=True)
         prefix = f"test:{secrets.token_hex(4)}:"
         manager = build_manager(client, prefix, TimelineLLM(tokens=12, interval=0.001))
-        outbox = FakeOutbox()
         try:
-            runtime = await manager.start(wire.SessionStart(protocol_version="1"), outbox)
+            outbox, runtime = await open_session(manager)
             await runtime.submit_text("tell me")
             await asyncio.sleep(cancel_after_ms / 1000)
             await runtime.interrupt("barge_in")
