@@ -98,7 +98,6 @@ class SpeechOutput:
         self._chunks: asyncio.Queue[Chunk | None] = asyncio.Queue()  # None: no more text
         self._ready: asyncio.Queue[tuple[Chunk, Synthesis] | None] = asyncio.Queue(maxsize=1)
         self._tasks: list[asyncio.Task[None]] = []
-        self.unknown_symbols: list[str] = []
         self.sent_ms = 0.0
 
     async def __aenter__(self) -> SpeechOutput:
@@ -137,7 +136,6 @@ class SpeechOutput:
         while (item := await self._ready.get()) is not None:
             chunk, synthesis = item
             timeline = build_timeline(synthesis.alignments, synthesis.sample_rate, chunk.text)
-            self.unknown_symbols += timeline.unknown
             cues = chunk.expressions
             if not cues and (guess := classify_expression(chunk.text)):
                 cues = (ExpressionCue(0, guess),)  # the model gave no tag: a cheap fallback

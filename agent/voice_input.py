@@ -99,8 +99,6 @@ class VoiceInput:
         self._speculative: tuple[int, asyncio.Task[Transcript]] | None = None
         self._finalize_task: asyncio.Task[None] | None = None
         self.input_rate = input_rate
-        self.transcripts: list[Transcript] = []
-        """Final transcripts of this stream (the benchmark reads their real-time factor)."""
 
     @property
     def phase(self) -> Phase:
@@ -269,7 +267,6 @@ class VoiceInput:
             transcript = await self._asr.transcribe(
                 self._turn_audio(stop_sample), hotwords=self._config.hotwords
             )
-        self.transcripts.append(transcript)
         text = transcript.text.strip()
         if not _is_speech(text):
             self._policy.reply_finished()  # nothing was said after all: no turn
