@@ -1,9 +1,19 @@
 """Personas: who the avatar is. One Markdown file per persona in the prompts folder.
 
 A file is YAML front matter (``name``, ``greeting``, ``vocabulary``: words speech recognition
-should expect, such as product names) between ``---`` lines, followed by the system prompt.
-The version is a hash of the file's bytes, so a session can record exactly which text it was
-started with.
+should expect, such as product names; ``avatar``: the 3D model the browser shows) between ``---``
+lines, followed by the system prompt. The version is a hash of the file's bytes, so a session can
+record exactly which text (and avatar) it was started with.
+
+``avatar`` is a URL, or a mapping ``{url, format}``::
+
+    avatar: /avatars/ada.vrm                 # format inferred: .vrm -> vrm, anything else -> glb
+    avatar: {url: https://cdn.example.com/ada.glb, format: glb}
+
+The URL is absolute (``http(s)://``) or a path on the avatar server (``/avatars/...``, files of
+the server's avatars folder). ``format`` is ``glb`` (glTF binary), ``vrm`` (VRM 0.x/1.0) or
+``default`` (no declared format: the client detects it); when omitted it is inferred from the
+URL, ``.vrm`` giving ``vrm`` and anything else ``glb``.
 """
 
 from __future__ import annotations
@@ -12,14 +22,26 @@ import hashlib
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
+from urllib.parse import urlsplit
 
 import yaml
 
 _ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+_MAX_URL_CHARS = 2048
+AvatarFormat = Literal["default", "glb", "vrm"]
 
 
 class PersonaError(ValueError):
     """A persona file is missing or invalid; the message names the file and the problem."""
+
+
+@dataclass(frozen=True, slots=True)
+class Avatar:
+    """The 3D model of a persona: where the browser loads it from, and how to read it."""
+
+    url: str
+    format: AvatarFormat
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,6 +52,47 @@ class Persona:
     system_prompt: str
     greeting: str | None
     vocabulary: tuple[str, ...] = ()
+    avatar: Avatar | None = None
+
+
+def parse_avatar(value: object, source: str) -> Avatar:
+    """Validate the front matter's ``avatar`` value (a URL string or ``{url, format}``)."""
+    if isinstance(value, str):
+        value = {"url": value}
+    if not isinstance(value, dict):
+        raise PersonaError(f"{source}: field 'avatar' must be a URL or a mapping with 'url'")
+    unknown = sorted(str(k) for k in value if k not in ("url", "format"))
+    if unknown:
+        raise PersonaError(
+            f"{source}: field 'avatar' has unknown key(s) {', '.join(map(repr, unknown))}; "
+            "it takes 'url' and 'format'"
+        )
+    url = value.get("url")
+    if not isinstance(url, str) or not url.strip():
+        raise PersonaError(f"{source}: field 'avatar.url' must be a non-empty string")
+    url = url.strip()
+    parts = urlsplit(url)
+    if len(url) > _MAX_URL_CHARS or any(c.isspace() or not c.isprintable() for c in url):
+        raise PersonaError(
+            f"{source}: field 'avatar.url' must be a URL of at most {_MAX_URL_CHARS} characters "
+            "without spaces"
+        )
+    absolute = parts.scheme in ("http", "https") and bool(parts.netloc)
+    server_path = not parts.scheme and not parts.netloc and url.startswith("/")
+    if not (absolute or server_path):
+        raise PersonaError(
+            f"{source}: field 'avatar.url' must be an http(s) URL or a path starting with '/' "
+            f"on this server (e.g. /avatars/ada.glb), not {url!r}"
+        )
+    fmt = value.get("format")
+    match fmt:
+        case None:
+            return Avatar(url, "vrm" if parts.path.lower().endswith(".vrm") else "glb")
+        case "default" | "glb" | "vrm":
+            return Avatar(url, fmt)
+    raise PersonaError(
+        f"{source}: field 'avatar.format' must be 'glb', 'vrm' or 'default', not {fmt!r}"
+    )
 
 
 def parse_persona(persona_id: str, raw: bytes, source: str) -> Persona:
@@ -61,6 +124,7 @@ def parse_persona(persona_id: str, raw: bytes, source: str) -> Persona:
     vocabulary = meta.get("vocabulary", [])
     if not isinstance(vocabulary, list) or not all(isinstance(w, str) for w in vocabulary):
         raise PersonaError(f"{source}: field 'vocabulary' must be a list of strings")
+    avatar = parse_avatar(meta["avatar"], source) if meta.get("avatar") is not None else None
     system_prompt = body.strip()
     if not system_prompt:
         raise PersonaError(f"{source}: the system prompt (text after the front matter) is empty")
@@ -72,6 +136,7 @@ def parse_persona(persona_id: str, raw: bytes, source: str) -> Persona:
         system_prompt,
         greeting,
         tuple(w.strip() for w in vocabulary),
+        avatar,
     )
 
 

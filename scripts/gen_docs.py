@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Literal, Union, get_args, get_origin
 
 import annotated_types
-from pydantic import BaseModel, HttpUrl
+from pydantic import BaseModel, HttpUrl, SecretStr
 from pydantic.fields import FieldInfo
 
 from server.protocol.messages import (
@@ -100,6 +100,7 @@ _SCALAR_NAMES: dict[Any, str] = {
     str: "string",
     Path: "path",
     HttpUrl: "URL",
+    SecretStr: "secret string",
 }
 
 
@@ -127,6 +128,11 @@ def _type_name(annotation: Any) -> str:
     if origin is list:
         (item,) = get_args(annotation)
         return f"JSON list of {_type_name(item)}s"
+    if origin is dict:
+        key, value = get_args(annotation)
+        return f"JSON object of {_type_name(key)} → {_type_name(value)}"
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return "{" + ", ".join(annotation.model_fields) + "}"
     if annotation in _SCALAR_NAMES:
         return _SCALAR_NAMES[annotation]
     raise TypeError(f"gen_docs cannot name the type {annotation!r}; add it to _SCALAR_NAMES")

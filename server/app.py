@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import socket
+import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -16,7 +17,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from redis.asyncio import Redis
 
 from agent.llm.protocols import LLM, ChatMessage, GenerationParams
-from agent.personas import PersonaLibrary
+from agent.personas import PersonaError, PersonaLibrary
 from agent.speech_out import SpeechConfig
 from server.connection import Connection
 from server.metrics import Metrics
@@ -28,6 +29,9 @@ from server.redis_store import RedisSessionStore
 from server.session_manager import ManagerConfig, SessionManager
 from server.session_runtime import PinnedPersona, RuntimeConfig
 from server.settings import Settings
+from server.static import log_frontend_state, mount_frontend
+from server.tokens import TokenError
+from server.widget import WidgetAuth, widget_router
 from server.wiring import VoiceEngines, build_llm, build_tts, build_voice
 
 WS_PATH = "/v1/realtime"
@@ -64,8 +68,14 @@ def effective_config_factory(
     def config_for(persona: PinnedPersona, requested: wire.Capabilities) -> wire.EffectiveConfig:
         audio_in = requested.audio_in and voice_available
         audio_out = requested.audio_out and tts_rate is not None
+        avatar = persona.avatar
         return wire.EffectiveConfig(
-            persona=wire.PersonaInfo(id=persona.id, name=persona.name, version=persona.version),
+            persona=wire.PersonaInfo(
+                id=persona.id,
+                name=persona.name,
+                version=persona.version,
+                avatar=wire.PersonaAvatar(url=avatar.url, format=avatar.format) if avatar else None,
+            ),
             llm=llm.name,
             capabilities=wire.Capabilities(
                 text=True, audio_in=audio_in, audio_out=audio_out, visemes=audio_out
@@ -85,17 +95,20 @@ def create_app(settings: Settings | None = None, *, llm: LLM | None = None) -> F
     """Build the app. ``llm`` replaces the configured engine (tests inject scripted ones)."""
     settings = settings or Settings()
     instance = settings.instance_id or f"{socket.gethostname()}-{os.getpid()}"
+    metrics = Metrics()
+    widget = WidgetAuth.from_settings(settings.widget)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         configure_logging(settings.observability)
         init_sentry(settings.observability, VERSION)
-        metrics = Metrics()
+        personas = PersonaLibrary(settings.prompts_dir)
+        default = personas.get(settings.default_persona)
+        check_widget_settings(settings, personas)
+        log_frontend_state(settings.frontend)
         redis = Redis.from_url(settings.redis.url, decode_responses=True)
         engine = llm or build_llm(settings.llm)
         await engine.start()
-        personas = PersonaLibrary(settings.prompts_dir)
-        default = personas.get(settings.default_persona)
         await engine.warm([ChatMessage("system", default.system_prompt), ChatMessage("user", "")])
         voice = await build_voice(settings.voice)
         tts = await build_tts(settings.tts)
@@ -187,11 +200,28 @@ def create_app(settings: Settings | None = None, *, llm: LLM | None = None) -> F
             generate_latest(services().metrics.registry), media_type=CONTENT_TYPE_LATEST
         )
 
+    app.include_router(widget_router(widget, metrics, ws_path=WS_PATH))
+
     @app.websocket(WS_PATH)
     async def realtime(ws: WebSocket) -> None:
+        """The protocol. Admitted by a widget token (``?token=``) bound to the page's origin,
+        or, without one, by the origin policy. Refusals close before accept: HTTP 403."""
         s = services()
         origin = ws.headers.get("origin")
-        if not origin_allowed(origin, ws.headers.get("host"), settings.connection.allowed_origins):
+        token = ws.query_params.get("token")
+        persona_pin: str | None = None
+        if token is not None:
+            try:
+                claims = widget.admit(token, origin, now=int(time.time()))
+            except TokenError as exc:
+                s.metrics.errors.labels(code=exc.code).inc()
+                log.warning("token_refused", code=exc.code, reason=str(exc), origin=origin)
+                await ws.close(CLOSE_POLICY)
+                return
+            persona_pin = claims.persona
+        elif not origin_allowed(
+            origin, ws.headers.get("host"), settings.connection.allowed_origins
+        ):
             s.metrics.errors.labels(code="origin_not_allowed").inc()
             log.warning("origin_refused", origin=origin)
             await ws.close(CLOSE_POLICY)  # before accept: the upgrade is refused with HTTP 403
@@ -204,6 +234,30 @@ def create_app(settings: Settings | None = None, *, llm: LLM | None = None) -> F
             connection=settings.connection,
             metrics=s.metrics,
             voice=s.voice,
+            persona_pin=persona_pin,
         ).serve()
 
+    def cors_origin(origin: str) -> bool:
+        return widget.origin_listed(origin) or origin_allowed(
+            origin, None, settings.connection.allowed_origins
+        )
+
+    mount_frontend(app, settings.frontend, cors_origin)  # last: it matches every path
     return app
+
+
+def check_widget_settings(settings: Settings, personas: PersonaLibrary) -> None:
+    """Refuse to start with a widget key pinning a persona that does not load."""
+    for kid, key in settings.widget.keys.items():
+        if key.persona is None:
+            continue
+        try:
+            personas.get(key.persona)
+        except PersonaError as exc:
+            raise PersonaError(f"AVATAR_WIDGET__KEYS[{kid!r}].persona: {exc}") from None
+    if settings.widget.keys and settings.widget.token_secret is None:
+        log.warning(
+            "widget_token_secret_random",
+            hint="tokens work on this process only; set AVATAR_WIDGET__TOKEN_SECRET when "
+            "several processes serve one address",
+        )

@@ -87,8 +87,12 @@ class Connection:
         connection: ConnectionSettings,
         metrics: Metrics,
         voice: VoiceEngines | None = None,
+        persona_pin: str | None = None,
     ) -> None:
+        """``persona_pin``: the persona the socket's widget token pins (session.start must use
+        it), or None."""
         self._ws = ws
+        self._persona_pin = persona_pin
         self._manager = manager
         self._limits = limits
         self._conn = connection
@@ -217,7 +221,7 @@ class Connection:
                         ErrorCode.NO_ACTIVE_RESPONSE, "no reply is in progress", msg.event_id
                     )
             case wire.PlaybackPosition(response_id=response_id, played_ms=played_ms):
-                runtime.playback_position(response_id, played_ms)
+                runtime.playback_position(response_id, played_ms, msg.underruns)
             case wire.ResponseSay(text=say_text):
                 if len(say_text) > self._limits.max_input_chars:
                     raise ProtocolError(
@@ -255,7 +259,9 @@ class Connection:
                 msg.event_id,
             )
         if isinstance(msg, wire.SessionStart):
-            self._runtime = await self._manager.start(msg, self._outbox)
+            self._runtime = await self._manager.start(
+                msg, self._outbox, persona_pin=self._persona_pin
+            )
         else:
             self._runtime = await self._manager.resume(msg, self._outbox)
         self._audio_in_granted = msg.capabilities.audio_in and self._voice_engines is not None

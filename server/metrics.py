@@ -37,6 +37,17 @@ class Metrics:
         self.resumes = Counter(
             "avatar_resumes", "Session resumes by outcome.", ["outcome"], registry=r
         )
+        self.playback_underruns = Counter(
+            "avatar_playback_underruns",
+            "Client jitter-buffer underruns while playing replies (from playback.position).",
+            registry=r,
+        )
+        self.widget_tokens = Counter(
+            "avatar_widget_tokens",
+            "Widget token requests by outcome: issued, or the refusal's code.",
+            ["outcome"],
+            registry=r,
+        )
 
     def observe_response(self, done: ev.ResponseDone) -> None:
         self.turns.labels(status=done.status).inc()

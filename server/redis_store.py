@@ -3,7 +3,8 @@
 Keys of one session share a hash tag, so they live in one Redis Cluster slot (docs/adr/0003):
 
     {prefix}session:{<id>}           HASH    persona, persona_version, persona_name, system_prompt,
-                                              state, created_ms, last_seen_ms, token_sha256, seq,
+                                              vocabulary, avatar_url, avatar_format, state,
+                                              created_ms, last_seen_ms, token_sha256, seq,
                                               pending_input, open_response
     {prefix}session:{<id>}:history   LIST    JSON {item_id, role, text}, oldest first
     {prefix}session:{<id>}:events    STREAM  entry id "<seq>-0", field "e" = the event's JSON text

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import structlog
 
 from agent.llm.protocols import LLM
-from agent.personas import PersonaError, PersonaLibrary
+from agent.personas import Avatar, PersonaError, PersonaLibrary
 from agent.prompt import HistoryItem
 from agent.speech_out import TTS
 from server.metrics import Metrics
@@ -78,13 +78,25 @@ class SessionManager:
 
     # ── handshake ──────────────────────────────────────────────────────────
 
-    async def start(self, msg: wire.SessionStart, outbox: Outbox) -> SessionRuntime:
-        persona_id = msg.persona or self._config.default_persona
+    async def start(
+        self, msg: wire.SessionStart, outbox: Outbox, *, persona_pin: str | None = None
+    ) -> SessionRuntime:
+        """Create a session. ``persona_pin`` (from a widget token) is the persona it must use:
+        a ``session.start`` naming another one is refused with ``persona_not_allowed``."""
+        if persona_pin is not None and msg.persona not in (None, persona_pin):
+            raise ProtocolError(
+                ErrorCode.PERSONA_NOT_ALLOWED,
+                f"this connection may only use the persona {persona_pin!r}",
+                msg.event_id,
+            )
+        persona_id = persona_pin or msg.persona or self._config.default_persona
         try:
             p = self._personas.get(persona_id)
         except PersonaError as exc:
             raise ProtocolError(ErrorCode.PERSONA_NOT_FOUND, str(exc), msg.event_id) from None
-        persona = PinnedPersona(p.id, p.name, p.version, p.system_prompt, p.vocabulary)
+        persona = PinnedPersona(
+            p.id, p.name, p.version, p.system_prompt, p.vocabulary, avatar=p.avatar
+        )
         session_id = f"sess_{secrets.token_urlsafe(12)}"
         token = secrets.token_urlsafe(32)
         owner = self._new_owner()
@@ -99,6 +111,8 @@ class SessionManager:
                 "persona_name": persona.name,
                 "system_prompt": persona.system_prompt,
                 "vocabulary": "\n".join(persona.vocabulary),
+                "avatar_url": persona.avatar.url if persona.avatar else "",
+                "avatar_format": persona.avatar.format if persona.avatar else "",
             },
         )
         runtime = self._register(session_id, owner, persona, [], 0)
@@ -139,7 +153,7 @@ class SessionManager:
             owner = self._new_owner()
             await self._acquire(sid, owner, msg.event_id)
             fields = await self._store.load_fields(
-                sid, "persona_name", "system_prompt", "vocabulary"
+                sid, "persona_name", "system_prompt", "vocabulary", "avatar_url", "avatar_format"
             )
             persona = PinnedPersona(
                 meta.persona,
@@ -147,6 +161,7 @@ class SessionManager:
                 meta.persona_version,
                 fields.get("system_prompt") or "",
                 tuple(filter(None, fields.get("vocabulary", "").split("\n"))),
+                avatar=_stored_avatar(fields.get("avatar_url"), fields.get("avatar_format")),
             )
             history = await self._store.load_history(sid)
             meta = await self._store.load_meta(sid) or meta  # re-read under the lease
@@ -234,3 +249,13 @@ class SessionManager:
 
     def _server_info(self) -> wire.ServerInfo:
         return wire.ServerInfo(version=self._config.version, instance=self._config.instance)
+
+
+def _stored_avatar(url: str | None, fmt: str | None) -> Avatar | None:
+    """The pinned avatar as the session hash keeps it (empty strings: none)."""
+    if not url:
+        return None
+    match fmt:
+        case "default" | "glb" | "vrm":
+            return Avatar(url, fmt)
+    return Avatar(url, "default")

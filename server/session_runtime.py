@@ -25,6 +25,7 @@ from agent import events as ev
 from agent.heard import heard_prefix
 from agent.llm.fixed import FixedReply
 from agent.llm.protocols import LLM, GenerationParams
+from agent.personas import Avatar
 from agent.prompt import HistoryItem
 from agent.responder import run_response
 from agent.speech_out import TTS, PlaybackClock, SpeechConfig, SpeechOutput
@@ -83,6 +84,7 @@ class PinnedPersona:
     version: str
     system_prompt: str
     vocabulary: tuple[str, ...] = ()
+    avatar: Avatar | None = None
 
 
 class SessionRuntime:
@@ -128,6 +130,8 @@ class SessionRuntime:
         """(reply, when the user stopped speaking): closed by the reply's first playback report."""
         self._spoken: dict[str, list[tuple[float, str]]] = {}
         """Per recent reply: (end ms in its audio stream, word) of every word spoken."""
+        self._underruns: dict[str, int] = {}
+        """Per recent reply: the underruns it last reported (the baseline of the next delta)."""
 
     # ── lifecycle ──────────────────────────────────────────────────────────
 
@@ -251,11 +255,13 @@ class SessionRuntime:
             await self.emit(ev.ResponseTruncated(response_id, heard))
         return True
 
-    def playback_position(self, response_id: str, played_ms: int) -> None:
-        """The client has played ``played_ms`` of the reply's audio (paces what is sent)."""
+    def playback_position(self, response_id: str, played_ms: int, underruns: int = 0) -> None:
+        """The client has played ``played_ms`` of the reply's audio (paces what is sent), and its
+        buffer ran dry ``underruns`` times so far in this reply (counted in the metrics)."""
         now = time.monotonic()
         if response_id == self._response_id and self._playback is not None:
             self._playback.report(played_ms, now)
+        self._count_underruns(response_id, underruns)
         if self._speech_ended_at is not None and self._speech_ended_at[0] == response_id:
             # Voice to voice: end of the user's speech to the avatar's voice at the client.
             started_playing = now - played_ms / 1000
@@ -421,6 +427,20 @@ class SessionRuntime:
                 if self._turn.state is not TurnState.LISTENING:
                     self._turn.to(TurnState.LISTENING)
                 self._finish_if_idle()
+
+    def _count_underruns(self, response_id: str, underruns: int) -> None:
+        """Add to the metric what a cumulative report adds to the last one for the same reply.
+
+        Only recent replies this session sent audio for count, so made-up ids cannot inflate it.
+        """
+        if response_id not in self._spoken:
+            return
+        previous = self._underruns.get(response_id, 0)
+        if underruns > previous:
+            self._metrics.playback_underruns.inc(underruns - previous)
+            self._underruns[response_id] = underruns
+        for stale in [r for r in self._underruns if r not in self._spoken]:
+            del self._underruns[stale]
 
     def _remember_words(self, segment: ev.AudioSegment) -> None:
         offset_ms = segment.pts / segment.sample_rate * 1000

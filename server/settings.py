@@ -7,11 +7,24 @@ values reach ``agent/`` and ``speech/`` as constructor arguments.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field, HttpUrl, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    HttpUrl,
+    SecretStr,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from server.origins import check_origin
+
+_KEY_ID = re.compile(r"^pk_[A-Za-z0-9_-]{1,64}$")
 
 
 class RedisSettings(BaseModel):
@@ -227,6 +240,85 @@ class ObservabilitySettings(BaseModel):
     sentry_environment: str = Field("development", description="Sentry environment tag.")
 
 
+class FrontendSettings(BaseModel):
+    """The browser client and avatar files served over HTTP. Relative paths are resolved against
+    the working directory (the repository root under `make serve`), like `AVATAR_PROMPTS_DIR`."""
+
+    enabled: bool = Field(
+        True, description="Serve the built browser client at / and avatar files at /avatars/."
+    )
+    dist_dir: Path = Field(
+        Path("frontend/dist"),
+        description=(
+            "The built browser client (esbuild output with index.html). Without index.html, "
+            "GET / answers 503 frontend_not_built; the API works either way."
+        ),
+    )
+    avatars_dir: Path = Field(
+        Path("prompts/avatars"),
+        description="GLB/VRM avatar files, served at /avatars/ (personas name them).",
+    )
+
+
+class WidgetKey(BaseModel):
+    """One publishable widget key: where the widget may be embedded, and what it talks to."""
+
+    model_config = ConfigDict(extra="forbid")  # a misspelt "persona" must not go unnoticed
+
+    origins: list[str] = Field(
+        min_length=1,
+        description="Origins (scheme://host[:port]) of the pages allowed to embed the widget.",
+    )
+    persona: str | None = Field(
+        None, description="Persona every session opened with this key uses; None: free choice."
+    )
+
+    @field_validator("origins")
+    @classmethod
+    def _normalise_origins(cls, origins: list[str]) -> list[str]:
+        if "*" in (o.strip() for o in origins):
+            raise ValueError("a widget key lists explicit origins; '*' is not allowed")
+        return list(dict.fromkeys(check_origin(o) for o in origins))
+
+
+class WidgetSettings(BaseModel):
+    """The embeddable widget: publishable keys exchanged at POST /v1/widget/token for short-lived
+    signed tokens bound to the page's origin (docs/protocol.md, "Browser and widget
+    authentication"). Keys are JSON, e.g.
+    `AVATAR_WIDGET__KEYS='{"pk_demo": {"origins": ["http://127.0.0.1:8081"], "persona":
+    "default"}}'`."""
+
+    keys: dict[str, WidgetKey] = Field(
+        default_factory=dict,
+        description=(
+            "Publishable keys (pk_ followed by up to 64 letters, digits, _ or -), each with the "
+            "origins allowed to use it and an optional pinned persona. Empty: no widget tokens."
+        ),
+    )
+    token_secret: SecretStr | None = Field(
+        None,
+        min_length=32,
+        description=(
+            "HMAC secret signing widget tokens (at least 32 characters). Unset: a random secret "
+            "per process, fine for one process only; several processes behind one address must "
+            "share a secret, or a token issued by one is refused by another."
+        ),
+    )
+    token_ttl_s: int = Field(
+        300, ge=10, le=3600, description="Lifetime of a widget token: connect within it."
+    )
+
+    @field_validator("keys")
+    @classmethod
+    def _key_ids_are_publishable(cls, keys: dict[str, WidgetKey]) -> dict[str, WidgetKey]:
+        for kid in keys:
+            if not _KEY_ID.fullmatch(kid):
+                raise ValueError(
+                    f"widget key id {kid!r} must be pk_ followed by 1 to 64 letters, digits, _ or -"
+                )
+        return keys
+
+
 class Settings(BaseSettings):
     """All configuration of one server process."""
 
@@ -249,3 +341,5 @@ class Settings(BaseSettings):
     voice: VoiceSettings = Field(default_factory=VoiceSettings)
     tts: TTSSettings = Field(default_factory=TTSSettings)
     observability: ObservabilitySettings = Field(default_factory=ObservabilitySettings)
+    frontend: FrontendSettings = Field(default_factory=FrontendSettings)
+    widget: WidgetSettings = Field(default_factory=WidgetSettings)

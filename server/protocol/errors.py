@@ -25,6 +25,7 @@ class ErrorCode(StrEnum):
     INPUT_TOO_LONG = "input_too_long"
     RATE_LIMITED = "rate_limited"
     PERSONA_NOT_FOUND = "persona_not_found"
+    PERSONA_NOT_ALLOWED = "persona_not_allowed"
     SESSION_NOT_FOUND = "session_not_found"
     RESUME_TOKEN_INVALID = "resume_token_invalid"
     RESUME_EXPIRED = "resume_expired"
@@ -89,6 +90,9 @@ SPECS: dict[ErrorCode, ErrorSpec] = {
     ErrorCode.RATE_LIMITED: ErrorSpec(True, None, "Messages arrive faster than allowed."),
     ErrorCode.PERSONA_NOT_FOUND: ErrorSpec(
         False, CLOSE_BAD_HANDSHAKE, "Unknown or invalid persona."
+    ),
+    ErrorCode.PERSONA_NOT_ALLOWED: ErrorSpec(
+        False, None, "session.start names another persona than the widget token pins."
     ),
     ErrorCode.SESSION_NOT_FOUND: ErrorSpec(False, CLOSE_NOT_FOUND, "No such session (or expired)."),
     ErrorCode.RESUME_TOKEN_INVALID: ErrorSpec(False, CLOSE_UNAUTHORIZED, "Wrong resume token."),

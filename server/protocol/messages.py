@@ -112,12 +112,18 @@ class PlaybackStopped(_Message):
 
 class PlaybackPosition(_Message):
     """Progress of the reply's audio at the client (every few hundred ms while playing): the
-    server sends audio only a bounded time ahead of it."""
+    server sends audio only a bounded time ahead of it. ``underruns`` counts the times the
+    client's buffer ran dry during this reply (for the server's metrics)."""
 
     type: Literal["playback.position"] = "playback.position"
     event_id: EventId | None = None
     response_id: str = Field(max_length=64)
     played_ms: int = Field(ge=0)
+    underruns: int = Field(
+        0,
+        ge=0,
+        description="Jitter-buffer underruns so far while playing this reply (cumulative).",
+    )
 
 
 class ResponseSay(_Message):
@@ -172,10 +178,29 @@ class ServerEvent(_Out):
     session_id: str | None = None
 
 
+class PersonaAvatar(_Out):
+    """The persona's 3D model, as its file names it."""
+
+    url: str = Field(
+        description=(
+            "An http(s) URL, or a path on this server such as /avatars/ada.glb (resolve it "
+            "against the server's HTTP origin, not the embedding page's)."
+        )
+    )
+    format: Literal["default", "glb", "vrm"] = Field(
+        description=(
+            "glb: glTF binary; vrm: VRM 0.x/1.0; default: not declared, the client detects it."
+        )
+    )
+
+
 class PersonaInfo(_Out):
     id: str
     name: str
     version: str
+    avatar: PersonaAvatar | None = Field(
+        None, description="The avatar to show; null: the client's own default."
+    )
 
 
 class AudioFormat(_Out):

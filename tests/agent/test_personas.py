@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from agent.personas import Persona, PersonaError, PersonaLibrary, parse_persona
+from agent.personas import Avatar, Persona, PersonaError, PersonaLibrary, parse_persona
 
 PROMPTS = Path(__file__).resolve().parents[2] / "prompts"
 
@@ -270,3 +270,73 @@ def test_vocabulary_lists_words_for_speech_recognition() -> None:
 def test_vocabulary_must_be_a_list_of_strings() -> None:
     with pytest.raises(PersonaError, match=r"ada\.md: field 'vocabulary'"):
         parse_persona("ada", b"---\nvocabulary: Zorblax\n---\nBe kind.\n", "ada.md")
+
+
+# ── avatar ─────────────────────────────────────────────────────────────────
+
+
+def _with_avatar(avatar_yaml: str) -> bytes:
+    return f"---\nname: Ada\navatar: {avatar_yaml}\n---\nPrompt.\n".encode()
+
+
+def test_a_persona_without_avatar_has_none() -> None:
+    assert parse_persona("ada", VALID, "ada.md").avatar is None
+    assert parse_persona("ada", _with_avatar("null"), "ada.md").avatar is None
+
+
+@pytest.mark.parametrize(
+    ("avatar_yaml", "expected"),
+    [
+        ("/avatars/ada.glb", Avatar("/avatars/ada.glb", "glb")),
+        ("/avatars/ada.vrm", Avatar("/avatars/ada.vrm", "vrm")),
+        ("/avatars/ADA.VRM", Avatar("/avatars/ADA.VRM", "vrm")),
+        ("https://cdn.example.com/a.vrm?v=2", Avatar("https://cdn.example.com/a.vrm?v=2", "vrm")),
+        ("https://cdn.example.com/model", Avatar("https://cdn.example.com/model", "glb")),
+        ("{url: /avatars/ada.glb}", Avatar("/avatars/ada.glb", "glb")),
+        ("{url: /avatars/ada.bin, format: vrm}", Avatar("/avatars/ada.bin", "vrm")),
+        ("{url: /avatars/ada.vrm, format: glb}", Avatar("/avatars/ada.vrm", "glb")),
+        ("{url: /avatars/ada.vrm, format: default}", Avatar("/avatars/ada.vrm", "default")),
+        ("{url: '  /avatars/ada.glb  '}", Avatar("/avatars/ada.glb", "glb")),
+    ],
+)
+def test_avatar_is_a_url_or_a_mapping_and_its_format_is_inferred_when_omitted(
+    avatar_yaml: str, expected: Avatar
+) -> None:
+    assert parse_persona("ada", _with_avatar(avatar_yaml), "ada.md").avatar == expected
+
+
+@pytest.mark.parametrize(
+    ("avatar_yaml", "message"),
+    [
+        ("42", "field 'avatar' must be a URL or a mapping with 'url'"),
+        ("[a.glb]", "field 'avatar' must be a URL or a mapping with 'url'"),
+        ("''", "field 'avatar.url' must be a non-empty string"),
+        ("{format: glb}", "field 'avatar.url' must be a non-empty string"),
+        ("{url: 7}", "field 'avatar.url' must be a non-empty string"),
+        ("ada.glb", "field 'avatar.url' must be an http\\(s\\) URL or a path starting with '/'"),
+        ("avatars/ada.glb", "path starting with '/'"),
+        ("//cdn.example.com/a.glb", "path starting with '/'"),
+        ("ftp://cdn.example.com/a.glb", "path starting with '/'"),
+        ("javascript:alert(1)", "path starting with '/'"),
+        ("'/avatars/my ada.glb'", "without spaces"),
+        ("{url: /a.glb, format: fbx}", "field 'avatar.format' must be 'glb', 'vrm' or 'default'"),
+        ("{url: /a.glb, fromat: vrm}", "field 'avatar' has unknown key\\(s\\) 'fromat'"),
+    ],
+)
+def test_an_invalid_avatar_names_the_file_and_the_field(avatar_yaml: str, message: str) -> None:
+    with pytest.raises(PersonaError, match=message) as info:
+        parse_persona("ada", _with_avatar(avatar_yaml), "/srv/prompts/ada.md")
+    assert str(info.value).startswith("/srv/prompts/ada.md: field 'avatar")
+
+
+def test_an_overlong_avatar_url_is_refused() -> None:
+    url = "https://cdn.example.com/" + "a" * 3000 + ".glb"
+    with pytest.raises(PersonaError, match="at most 2048 characters"):
+        parse_persona("ada", _with_avatar(url), "ada.md")
+
+
+def test_the_avatar_is_part_of_the_persona_version() -> None:
+    glb = parse_persona("ada", _with_avatar("/avatars/ada.glb"), "ada.md")
+    vrm = parse_persona("ada", _with_avatar("/avatars/ada.vrm"), "ada.md")
+
+    assert glb.version != vrm.version

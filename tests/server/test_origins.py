@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from server.origins import origin_allowed
+from server.origins import check_origin, normalize_origin, origin_allowed
 
 LISTED = ["https://support.example.com", "http://localhost:5173/"]
 
@@ -84,3 +84,42 @@ def test_same_host_with_non_http_scheme_is_refused(origin: str) -> None:
 
 def test_opaque_null_origin_is_refused() -> None:
     assert not origin_allowed("null", "api.example.com", LISTED)
+
+
+def test_origins_are_normalised_to_lower_case_without_trailing_slash() -> None:
+    assert normalize_origin(" HTTPS://App.Example.com/ ") == "https://app.example.com"
+
+
+@pytest.mark.parametrize(
+    ("origin", "normalized"),
+    [
+        ("https://support.example.com", "https://support.example.com"),
+        ("HTTP://LOCALHOST:5173/", "http://localhost:5173"),
+        ("http://127.0.0.1:8081", "http://127.0.0.1:8081"),
+        ("http://[::1]:8080", "http://[::1]:8080"),
+    ],
+)
+def test_a_configured_origin_is_checked_and_normalised(origin: str, normalized: str) -> None:
+    assert check_origin(origin) == normalized
+
+
+@pytest.mark.parametrize(
+    "origin",
+    [
+        "support.example.com",
+        "*",
+        "null",
+        "ftp://example.com",
+        "https://",
+        "https://example.com/path",
+        "https://example.com?x=1",
+        "https://example.com#top",
+        "https://user@example.com",
+        "https://example.com:http",
+        "https://example.com:70000",
+        "http://[::1",
+    ],
+)
+def test_anything_but_scheme_host_and_port_is_not_an_origin(origin: str) -> None:
+    with pytest.raises(ValueError, match=r"origin|port"):
+        check_origin(origin)
