@@ -4,41 +4,51 @@ PY := $(VENV)/bin/python
 SRC := server agent speech tts_worker
 .DEFAULT_GOAL := help
 
-.PHONY: help setup serve test check lint format typecheck bench schema docs
+.PHONY: help setup python-setup serve test test-js frontend check lint format typecheck bench schema docs
 
 help:  ## list targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 
-setup:  ## create .venv and install everything (idempotent)
+setup:  ## create .venv, install npm packages, build frontend/dist (idempotent)
 	@scripts/setup.sh
+
+python-setup:  # .venv only: what lint, type checks, docs and benchmarks need
+	@scripts/setup.sh --python-only
+
+frontend:  ## build frontend/dist, printing sizes (watch: cd frontend && node build.mjs --watch)
+	@scripts/setup-frontend.sh --build
 
 serve: setup  ## set up, make sure Redis runs, start the server with embedded defaults
 	@scripts/ensure-redis.sh
 	$(VENV)/bin/avatar-agent serve
 
-test: setup  ## run the test suite (needs Redis and espeak-ng; set up if absent)
+test: setup  ## run the test suite, then the JS unit tests (needs Redis, espeak-ng, Chromium)
 	@scripts/ensure-redis.sh
 	@scripts/ensure-system-packages.sh
 	$(PY) -m pytest -q
+	@$(MAKE) --no-print-directory test-js
 
-lint: setup  ## format check and lint
+test-js:  ## the browser client's unit tests (node --test, no browser)
+	cd frontend && node --test --test-reporter=dot test/
+
+lint: python-setup  ## format check and lint
 	$(VENV)/bin/ruff format --check $(SRC) tests benchmarks scripts
 	$(VENV)/bin/ruff check $(SRC) tests benchmarks scripts
 
-format: setup  ## apply formatting and safe fixes
+format: python-setup  ## apply formatting and safe fixes
 	$(VENV)/bin/ruff format $(SRC) tests benchmarks scripts
 	$(VENV)/bin/ruff check --fix $(SRC) tests benchmarks scripts
 
-typecheck: setup  ## mypy --strict
+typecheck: python-setup  ## mypy --strict
 	$(VENV)/bin/mypy
 
 check: lint typecheck test  ## everything CI runs
 
-bench: setup  ## latency benchmarks: text TTFT and voice in (write benchmarks/results/)
+bench: python-setup  ## latency benchmarks: text TTFT and voice in (write benchmarks/results/)
 	@scripts/ensure-redis.sh
 	$(PY) -m benchmarks.ttft
 	$(PY) -m benchmarks.voice_latency
 	$(PY) -m benchmarks.voice_out
 
-docs: setup  ## regenerate docs/protocol.schema.json and docs/configuration.md
+docs: python-setup  ## regenerate docs/protocol.schema.json and docs/configuration.md
 	$(PY) scripts/gen_docs.py

@@ -109,8 +109,10 @@ def widget_router(
     router = APIRouter()
 
     def cors_headers(origin: str | None) -> dict[str, str]:
+        # Every page may read the answer: an unlisted origin is told why it gets no token
+        # (the widget shows it to whoever embedded it). The origin check itself is ours.
         headers = {"Vary": "Origin", "Cache-Control": "no-store"}
-        if origin is not None and auth.origin_listed(origin):
+        if origin is not None:
             headers["Access-Control-Allow-Origin"] = origin
         return headers
 
@@ -152,13 +154,10 @@ def widget_router(
 
     @router.options(TOKEN_PATH)
     async def preflight(request: Request) -> Response:
-        """CORS preflight: allowed for origins listed under any key."""
+        """CORS preflight: answered for any page, so the refusal itself can be read."""
         origin = request.headers.get("origin")
-        if not auth.origin_listed(origin):
-            return refused(
-                WidgetRefused(403, "origin_not_allowed", "no widget key lists this origin"),
-                origin,
-            )
+        if origin is None:
+            return refused(WidgetRefused(403, "origin_not_allowed", "no Origin header"), origin)
         headers = {
             **cors_headers(origin),
             "Access-Control-Allow-Methods": "POST",

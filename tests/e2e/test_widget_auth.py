@@ -167,22 +167,25 @@ async def test_expired_tampered_and_foreign_tokens_are_refused_at_the_upgrade(
     assert "token_refused" in server.log()
 
 
-def test_the_preflight_is_answered_for_listed_origins_only(server: ServerProcess) -> None:
+def test_the_preflight_is_answered_and_an_unlisted_origin_reads_its_refusal(
+    server: ServerProcess,
+) -> None:
     url = f"{server.http}/v1/widget/token"
     ask = {
         "Access-Control-Request-Method": "POST",
         "Access-Control-Request-Headers": "content-type",
     }
 
-    for origin in (DEMO, OPEN):
+    for origin in (DEMO, OPEN, EVIL):
         allowed = httpx.options(url, headers={"Origin": origin, **ask})
         assert allowed.status_code == 204
         assert allowed.headers["access-control-allow-origin"] == origin
         assert allowed.headers["access-control-allow-methods"] == "POST"
         assert allowed.headers["access-control-allow-headers"] == "content-type"
-    refused = httpx.options(url, headers={"Origin": EVIL, **ask})
+    refused = httpx.post(url, json={"key": "pk_demo"}, headers={"Origin": EVIL})
     assert refused.status_code == 403
-    assert "access-control-allow-origin" not in refused.headers
+    assert refused.json()["error"]["code"] == "origin_not_allowed"
+    assert refused.headers["access-control-allow-origin"] == EVIL
 
 
 async def test_a_pinned_persona_refuses_another_and_the_socket_stays_usable(
