@@ -49,6 +49,7 @@ bench: python-setup  ## latency benchmarks: text TTFT and voice in (write benchm
 	$(PY) -m benchmarks.ttft
 	$(PY) -m benchmarks.voice_latency
 	$(PY) -m benchmarks.voice_out
+	$(PY) -m benchmarks.browser_client
 
 docs: python-setup  ## regenerate docs/protocol.schema.json and docs/configuration.md
 	$(PY) scripts/gen_docs.py

@@ -20,6 +20,18 @@ import httpx
 
 ROOT = Path(__file__).resolve().parents[1]
 
+#: Debian's Chromium, launched by Playwright (never `playwright install`). --disable-gpu still
+#: gives WebGL 1 and 2, through SwiftShader. The browser tests use the same flags.
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = (
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+)
+
 
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)

@@ -53,6 +53,7 @@ import pytest
 import soxr
 from playwright.async_api import async_playwright
 
+from benchmarks.common import CHROMIUM, CHROMIUM_ARGS
 from tests import speech_corpus as corpus
 from tests.browser import avatar_fixtures
 from tests.e2e import conftest as e2e
@@ -63,21 +64,11 @@ server_prefix = e2e.server_prefix
 start_server = e2e.start_server
 
 HERE = Path(__file__).resolve().parent
-CHROMIUM = Path("/usr/bin/chromium")
 FRONTEND = ROOT / "frontend"
 DEMO = FRONTEND / "demo"
 ARTIFACTS = ROOT / "artifacts" / "browser"
 IN_CI = bool(os.environ.get("CI"))
 
-#: Launch flags for every page. --disable-gpu still gives WebGL 1 and 2, through SwiftShader.
-CHROMIUM_ARGS = (
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-)
 #: Added when a page gets a fake microphone; the WAV path follows the last flag.
 MIC_ARGS = (
     "--autoplay-policy=no-user-gesture-required",

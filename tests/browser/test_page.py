@@ -203,3 +203,34 @@ async def test_dropped_socket_resumes_the_same_session(
     assert "resumed" in (status or "")
     seqs = [e["seq"] for e in state["received"] if e["seq"] is not None]
     assert seqs == sorted(seqs) and len(seqs) == len(set(seqs))
+
+
+async def test_push_to_talk_sends_only_what_is_said_while_held(
+    frontend_server: ServerProcess, fake_mic: FakeMic, open_page: OpenPage, shot: Shot
+) -> None:
+    # "Hello there" comes while the button is up (muted: the server hears silence); the question
+    # comes while it is held.
+    wav = fake_mic(500, "Hello there.", 2500, "What is the capital of France?", 8000)
+    async with open_page(f"{frontend_server.http}/?mode=ptt", mic_wav=wav) as page:
+        await page.wait_for_function(READY, timeout=20_000)
+        await page.get_by_test_id("start").click()
+        await page.wait_for_function("window.avatarApp.mic !== null", timeout=10_000)
+        talk = page.get_by_test_id("talk")
+        await page.wait_for_timeout(2500)
+        await talk.hover()
+        await page.mouse.down()
+        await page.wait_for_timeout(300)
+        await shot(page, "held")
+        pressed = await talk.get_attribute("aria-pressed")
+        await page.wait_for_timeout(4200)
+        await page.mouse.up()
+        await page.wait_for_function(
+            "window.avatarApp.debug().received.some(e => e.type === 'input.committed')",
+            timeout=20_000,
+        )
+        heard = await page.get_by_test_id("transcript").text_content()
+        state = await debug(page)
+    assert pressed == "true"
+    assert "capital" in (heard or "").lower()
+    assert "hello" not in (heard or "").lower()
+    assert len(received(state, "input.committed")) == 1
