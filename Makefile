@@ -44,7 +44,7 @@ typecheck: python-setup  ## mypy --strict
 
 check: lint typecheck test  ## everything CI runs
 
-bench: python-setup  ## latency benchmarks: text TTFT and voice in (write benchmarks/results/)
+bench: setup  ## latency benchmarks: text TTFT and voice in (write benchmarks/results/)
 	@scripts/ensure-redis.sh
 	$(PY) -m benchmarks.ttft
 	$(PY) -m benchmarks.voice_latency
