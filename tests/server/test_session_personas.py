@@ -9,18 +9,14 @@ from pathlib import Path
 import pytest
 from redis.asyncio import Redis
 
-from agent.llm.protocols import GenerationParams
-from agent.personas import PersonaLibrary
 from server.app import effective_config_factory
 from server.metrics import Metrics
 from server.protocol import messages as wire
 from server.protocol.errors import ErrorCode, ProtocolError
-from server.redis_store import RedisSessionStore
-from server.session_manager import ManagerConfig, SessionManager
-from server.session_runtime import RuntimeConfig
+from server.session_manager import SessionManager
 from server.settings import Settings
 from tests.agent.test_speech_out import ScriptedTTS
-from tests.server.test_session_runtime import FakeOutbox, TimelineLLM
+from tests.server.test_session_runtime import FakeOutbox, TimelineLLM, build_manager
 
 ADA = """---
 name: Ada
@@ -47,24 +43,14 @@ def _manager(
 ) -> SessionManager:
     llm = TimelineLLM(tokens=4, interval=0.001)
     tts = ScriptedTTS()
-    store = RedisSessionStore(
-        redis_client, prefix=key_prefix, idle_ttl_s=60, replay_max=1000, history_max=100
-    )
-    return SessionManager(
-        store=store,
-        llm=llm,
-        personas=PersonaLibrary(prompts),
-        metrics=metrics or Metrics(),
+    return build_manager(
+        redis_client,
+        key_prefix,
+        llm,
+        prompts=prompts,
+        metrics=metrics,
         tts=tts,
-        config=ManagerConfig(
-            instance="test",
-            version="0",
-            default_persona="default",
-            resume_ttl_s=60,
-            lease_wait_s=1,
-            runtime=RuntimeConfig(lease_ms=5000, params=GenerationParams(), history_chars=2000),
-            config_for=effective_config_factory(Settings(), llm, False, tts.sample_rate),
-        ),
+        config_for=effective_config_factory(Settings(), llm, False, tts.sample_rate),
     )
 
 

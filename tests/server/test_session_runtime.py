@@ -23,6 +23,7 @@ from redis.asyncio import Redis
 
 from agent.llm.protocols import ChatMessage, GenerationParams
 from agent.personas import PersonaLibrary
+from agent.speech_out import TTS
 from server.metrics import Metrics
 from server.protocol import messages as wire
 from server.redis_store import RedisSessionStore
@@ -106,15 +107,25 @@ def _config_for(persona: PinnedPersona, _: wire.Capabilities) -> wire.EffectiveC
     )
 
 
-def build_manager(client: Redis, prefix: str, llm: TimelineLLM) -> SessionManager:
+def build_manager(
+    client: Redis,
+    prefix: str,
+    llm: TimelineLLM,
+    *,
+    prompts: Path = ROOT / "prompts",
+    metrics: Metrics | None = None,
+    tts: TTS | None = None,
+    config_for: Callable[[PinnedPersona, wire.Capabilities], wire.EffectiveConfig] = _config_for,
+) -> SessionManager:
     store = RedisSessionStore(
         client, prefix=prefix, idle_ttl_s=60, replay_max=10_000, history_max=500
     )
     return SessionManager(
         store=store,
         llm=llm,
-        personas=PersonaLibrary(ROOT / "prompts"),
-        metrics=Metrics(),
+        personas=PersonaLibrary(prompts),
+        metrics=metrics or Metrics(),
+        tts=tts,
         config=ManagerConfig(
             instance="test",
             version="0",
@@ -122,7 +133,7 @@ def build_manager(client: Redis, prefix: str, llm: TimelineLLM) -> SessionManage
             resume_ttl_s=60,
             lease_wait_s=1,
             runtime=RuntimeConfig(lease_ms=5000, params=GenerationParams(), history_chars=2000),
-            config_for=_config_for,
+            config_for=config_for,
         ),
     )
 

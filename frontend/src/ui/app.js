@@ -189,6 +189,7 @@ export class App {
     this.view.clearCaption();
     if (!stopped) return;
     const responseId = this.track.responseOf(stopped.stream);
+    this.reported.delete(stopped.stream);
     this.track.drop(stopped.stream);
     if (!responseId) return;
     const playedMs = Math.round((stopped.played / stopped.rate) * 1000);
@@ -219,6 +220,7 @@ export class App {
     player.addEventListener('underrun', ({ detail }) => this._reportPosition(detail, true));
     player.addEventListener('ended', ({ detail }) => {
       this._reportPosition(detail, true);
+      this.reported.delete(detail.stream);
       this.track.drop(detail.stream);
       this.view.clearCaption();
       this._setAvatarMode('idle');
