@@ -125,6 +125,25 @@ class ResponseTruncated:
     text: str
 
 
+@dataclass(frozen=True, slots=True)
+class CitedSource:
+    """A retrieved passage the reply used, by the ``[S1]``-style id it had in the prompt."""
+
+    id: str
+    chunk_id: str
+    source: str
+    title: str
+    snippet: str
+
+
+@dataclass(frozen=True, slots=True)
+class Citations:
+    """The knowledge-base passages a reply used; sent after its last delta, before its done."""
+
+    response_id: str
+    citations: tuple[CitedSource, ...]
+
+
 AgentEvent = (
     InputCommitted
     | ResponseCreated
@@ -136,4 +155,5 @@ AgentEvent = (
     | TranscriptCompleted
     | ResponseTruncated
     | AudioSegment
+    | Citations
 )

@@ -12,21 +12,26 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Protocol
+
+from opentelemetry import trace
+from opentelemetry.trace import Status, StatusCode
 
 from agent import events as ev
 from speech.chunker import Chunk, ExpressionCue, SpeechChunker, classify_expression
 from speech.timeline import build_timeline
 from speech.tts import Synthesis
 
+_tracer = trace.get_tracer(__name__)
+
 
 class TTS(Protocol):
     @property
     def sample_rate(self) -> int: ...
 
-    async def synthesize(self, text: str) -> Synthesis: ...
+    async def synthesize(self, text: str, *, length_scale: float | None = None) -> Synthesis: ...
 
 
 class AudioSink(Protocol):
@@ -40,6 +45,10 @@ class SpeechConfig:
     frame_ms: int = 40
     ahead_ms: int = 800
     """Audio sent beyond what the listener has played, at most."""
+    length_scale: float | None = None
+    """Speaking rate of the persona's voice (Piper length scale; None: the voice's own)."""
+    expressions: Mapping[str, str] = field(default_factory=dict)
+    """Expression cue → the avatar expression the persona shows for it (unlisted: itself)."""
 
 
 class PlaybackClock:
@@ -124,8 +133,33 @@ class SpeechOutput:
         await asyncio.gather(*self._tasks)
 
     async def _synthesise(self) -> None:
+        segment = 0
         while (chunk := await self._chunks.get()) is not None:
-            await self._ready.put((chunk, await self._tts.synthesize(chunk.text)))
+            # A child of the reply's turn span (this task copied its context). No text in it, nor
+            # in its status: an error is named by its type only.
+            with _tracer.start_as_current_span(
+                "tts.synthesize",
+                attributes={"tts.segment": segment, "tts.chars": len(chunk.text)},
+                record_exception=False,
+                set_status_on_exception=False,
+            ) as span:
+                try:
+                    synthesis = await self._tts.synthesize(
+                        chunk.text, length_scale=self._config.length_scale
+                    )
+                except Exception as exc:
+                    span.set_status(Status(StatusCode.ERROR, type(exc).__name__))
+                    raise
+                span.set_attributes(
+                    {
+                        "tts.samples": synthesis.samples,
+                        "tts.audio_ms": round(synthesis.samples / synthesis.sample_rate * 1000)
+                        if synthesis.sample_rate
+                        else 0,
+                    }
+                )
+            await self._ready.put((chunk, synthesis))
+            segment += 1
         await self._ready.put(None)
 
     async def _send(self) -> None:
@@ -152,7 +186,7 @@ class SpeechOutput:
                     visemes=timeline.visemes,
                     expressions=tuple(
                         ev.ExpressionTiming(
-                            cue.name,
+                            self._config.expressions.get(cue.name, cue.name),
                             cue.word_index,
                             timeline.words[cue.word_index].start_ms
                             if cue.word_index < len(timeline.words)
@@ -170,6 +204,10 @@ class SpeechOutput:
                 )
                 self._clock.started(self._now())
                 self._sink.send_audio(self._stream, seq, pts, synthesis.sample_rate, pcm)
+                if seq == 0:
+                    trace.get_current_span().add_event(
+                        "first_audio_sent", {"response.id": self._response_id}
+                    )
                 seq += 1
                 pts += len(pcm) // 2
                 self.sent_ms += len(pcm) / 2 / synthesis.sample_rate * 1000

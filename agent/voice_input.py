@@ -10,6 +10,11 @@ frame that carries it. Three kinds of transcription:
 - a speculative final as soon as the VAD reports the end of speech, on exactly the audio a final
   would use, so at the end of the turn the transcript is usually ready already;
 - the final, which reuses the speculative one when no speech came after it.
+
+A turn that ends in words opens the ``turn`` span of its trace (starting when the user stopped
+speaking) with an ``asr.final`` child (the final transcription, from when it started), and
+hands it to the conversation, which ends it with the reply. A failed transcription is logged:
+a partial is skipped, a final ends the turn without a reply.
 """
 
 from __future__ import annotations
@@ -17,12 +22,17 @@ from __future__ import annotations
 import asyncio
 import secrets
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 import numpy as np
+import structlog
+from opentelemetry import context as otel_context
+from opentelemetry import trace
+from opentelemetry.trace import Link, Span
 
 from agent import events as ev
+from agent.personas import TurnTaking
 from agent.turn_state import TurnState
 from agent.voice_turns import (
     BargeIn,
@@ -33,13 +43,32 @@ from agent.voice_turns import (
     TurnStarted,
     VoiceTurnPolicy,
 )
-from speech.asr import FasterWhisperASR, Transcript
+from speech.asr import Transcript
 from speech.audio import MODEL_RATE, Samples, StreamResampler
 from speech.local_agreement import LocalAgreement
 from speech.vad import SileroVAD
 from speech.vad_segmenter import SpeechStarted, SpeechStopped, VadConfig, VadSegmenter
 
 _MS = MODEL_RATE // 1000
+
+log = structlog.get_logger(__name__)
+_tracer = trace.get_tracer(__name__)
+
+
+class ASR(Protocol):
+    """Speech recognition shared by the sessions of a process (speech/asr.py's
+    ``FasterWhisperASR`` in process, speech/remote_asr.py's ``OpenAITranscriptionASR``)."""
+
+    @property
+    def queue_depth(self) -> int:
+        """Transcriptions waiting to start; partials are skipped while any wait."""
+        ...
+
+    async def transcribe(
+        self, audio: Samples, *, prompt: str | None = None, hotwords: str | None = None
+    ) -> Transcript:
+        """Transcribe 16 kHz mono float audio; raises on failure (the engine's error)."""
+        ...
 
 
 class Conversation(Protocol):
@@ -51,8 +80,16 @@ class Conversation(Protocol):
     async def emit(self, event: ev.AgentEvent) -> None: ...
 
     async def submit_voice_turn(
-        self, item_id: str, text: str, *, replaces: bool, speech_ended_at: float | None = None
-    ) -> None: ...
+        self,
+        item_id: str,
+        text: str,
+        *,
+        replaces: bool,
+        speech_ended_at: float | None = None,
+        turn: Span | None = None,
+    ) -> None:
+        """Answer a spoken turn. ``turn`` is its open trace span; the conversation ends it."""
+        ...
 
     async def interrupt(self, reason: str) -> bool: ...
 
@@ -69,7 +106,21 @@ class VoiceConfig:
     the VAD confirms the end of speech; reused when the confirmed stop is the same."""
     max_turn_ms: int = 30_000
     hotwords: str | None = None
+    barge_in: bool = True
+    """Speech over a reply stops it at once. Off: the reply goes on until the user's turn is
+    complete (then it is interrupted as by a typed message)."""
     """Vocabulary to bias recognition toward (persona and knowledge base terms)."""
+
+
+def with_turn_taking(config: VoiceConfig, persona: TurnTaking) -> VoiceConfig:
+    """``config`` with a persona's turn-taking overrides applied (unset ones keep the server's)."""
+    o = persona.overrides()
+    turn_fields = ("silence_ms", "min_silence_ms", "max_silence_ms", "echo_guard_ms")
+    turns = replace(config.turns, **{k: int(o[k]) for k in turn_fields if k in o})
+    vad = config.vad
+    if "min_speech_ms" in o:
+        vad = replace(vad, min_speech_ms=int(o["min_speech_ms"]))
+    return replace(config, turns=turns, vad=vad, barge_in=bool(o.get("barge_in", config.barge_in)))
 
 
 class VoiceInput:
@@ -77,7 +128,7 @@ class VoiceInput:
         self,
         conversation: Conversation,
         vad: SileroVAD,
-        asr: FasterWhisperASR,
+        asr: ASR,
         config: VoiceConfig,
         input_rate: int,
     ) -> None:
@@ -96,7 +147,8 @@ class VoiceInput:
         self._committed_text = ""
         self._last_partial_at = 0
         self._partial_task: asyncio.Task[None] | None = None
-        self._speculative: tuple[int, asyncio.Task[Transcript]] | None = None
+        self._speculative: tuple[int, asyncio.Task[Transcript], int] | None = None
+        """(stop sample it transcribes up to, its task, when it started in wall-clock ns)."""
         self._finalize_task: asyncio.Task[None] | None = None
         self.input_rate = input_rate
 
@@ -139,7 +191,7 @@ class VoiceInput:
 
     async def _on_speech_started(self, at_ms: int) -> None:
         decision = self._policy.speech_started(at_ms)
-        if isinstance(decision, BargeIn):
+        if isinstance(decision, BargeIn) and self._config.barge_in:
             # Stop the reply in the same frame that revealed the speech.
             await self._conv.interrupt("barge_in")
         if isinstance(decision, BargeIn | TurnStarted):
@@ -235,7 +287,11 @@ class VoiceInput:
         )
 
     async def _partial(self, item_id: str, audio: Samples) -> None:
-        result = await self._asr.transcribe(audio, hotwords=self._config.hotwords)
+        try:
+            result = await self._asr.transcribe(audio, hotwords=self._config.hotwords)
+        except Exception as exc:  # task boundary: a lost partial only delays the captions
+            log.warning("asr_partial_failed", item_id=item_id, error=str(exc))
+            return
         if item_id != self._item_id or not result.text:
             return
         stable, unstable = self._agreement.update(result.text)
@@ -251,9 +307,10 @@ class VoiceInput:
             name=f"voice-speculative:{self._item_id}",
         )
         task.add_done_callback(self._speculative_done)
-        self._speculative = (stop_sample, task)
+        self._speculative = (stop_sample, task, time.time_ns())
 
     def _speculative_done(self, task: asyncio.Task[Transcript]) -> None:
+        # Retrieving the exception here also marks it seen; the final reports it if used.
         if not task.cancelled() and task.exception() is None:
             self._policy.partial(task.result().text)
 
@@ -261,27 +318,71 @@ class VoiceInput:
         item_id = self._item_id
         stop_sample = ended.end_ms * _MS
         speculative = self._speculative
-        if speculative is not None and speculative[0] == stop_sample:
-            transcript = await asyncio.shield(speculative[1])
-        else:
-            transcript = await self._asr.transcribe(
-                self._turn_audio(stop_sample), hotwords=self._config.hotwords
-            )
+        try:
+            if speculative is not None and speculative[0] == stop_sample:
+                asr_started_ns = speculative[2]
+                transcript = await asyncio.shield(speculative[1])
+            else:
+                asr_started_ns = time.time_ns()
+                transcript = await self._asr.transcribe(
+                    self._turn_audio(stop_sample), hotwords=self._config.hotwords
+                )
+        except Exception as exc:  # task boundary: the turn is lost, the session goes on
+            log.warning("asr_final_failed", item_id=item_id, error=str(exc))
+            self._policy.reply_finished()
+            return
+        asr_done_ns = time.time_ns()
         text = transcript.text.strip()
         if not _is_speech(text):
             self._policy.reply_finished()  # nothing was said after all: no turn
             return
         await self._conv.emit(ev.TranscriptCompleted(item_id, text, ended.start_ms, ended.end_ms))
-        # When (time.monotonic) the user stopped speaking: the audio clock is this far ahead.
+        # When the user stopped speaking: the audio clock is this far ahead of that moment.
         behind_s = (self._segmenter.position // _MS - ended.end_ms) / 1000
+        turn = _open_turn(
+            time.time_ns() - int(behind_s * 1e9),
+            asr_started_ns,
+            asr_done_ns,
+            transcript,
+            reused=speculative is not None and speculative[0] == stop_sample,
+        )
         # An extended turn was committed before its pause: this text replaces that one.
         await self._conv.submit_voice_turn(
             item_id,
             text,
             replaces=bool(self._committed_text),
             speech_ended_at=time.monotonic() - behind_s,
+            turn=turn,
         )
         self._committed_text = text
+
+
+def _open_turn(
+    speech_end_ns: int, asr_started_ns: int, asr_done_ns: int, transcript: Transcript, reused: bool
+) -> Span:
+    """The spoken turn's span (a new trace, from the end of speech) with its ``asr.final``
+    child, recorded after the fact: only a transcript that holds words makes a turn. It links
+    to the current span (the connection's, when the server traces requests)."""
+    current = trace.get_current_span().get_span_context()
+    turn = _tracer.start_span(
+        "turn",
+        context=otel_context.Context(),
+        start_time=speech_end_ns,
+        attributes={"turn.input": "voice"},
+        links=[Link(current)] if current.is_valid else None,
+    )
+    asr = _tracer.start_span(
+        "asr.final",
+        context=trace.set_span_in_context(turn),
+        start_time=max(speech_end_ns, asr_started_ns),
+        attributes={
+            "asr.audio_ms": round(transcript.audio_s * 1000),
+            "asr.compute_ms": round(transcript.compute_s * 1000, 1),
+            "asr.reused_speculative": reused,
+        },
+    )
+    asr.end(end_time=max(speech_end_ns, asr_done_ns))
+    return turn
 
 
 def _is_speech(text: str) -> bool:

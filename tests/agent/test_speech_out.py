@@ -21,7 +21,7 @@ class ScriptedTTS:
     def __init__(self) -> None:
         self.spoken: list[str] = []
 
-    async def synthesize(self, text: str) -> Synthesis:
+    async def synthesize(self, text: str, *, length_scale: float | None = None) -> Synthesis:
         self.spoken.append(text)
         alignments: list[tuple[str, int]] = []
         for word in text.split():
