@@ -11,13 +11,25 @@
  *   dist/app.js (+ app.js.map)  src/main.js, an ES module, loaded by index.html
  *   dist/widget.js              src/widget.js, one self-contained IIFE for a third-party page's
  *                               single <script> tag (no source map link, no chunks, no assets)
- *   dist/index.html, dist/demo/ copied as they are
+ *   dist/admin.js (+ .map)      src/admin/main.js, the admin page's ES module, loaded by admin.html
+ *   dist/index.html, dist/admin.html, dist/demo/   copied as they are
+ *   dist/admin/index.html       admin.html again with its script one folder up, so that `/admin`
+ *                               works too (the static files mount redirects it to `/admin/`)
  *
  * `*.worklet.js` files are imported as strings (loader "text"): the app turns them into Blob URLs
  * for audioWorklet.addModule, so they must be self-contained (no imports) and are not minified.
  */
 
-import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, watch } from 'node:fs';
+import {
+  cpSync,
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  watch,
+  writeFileSync,
+} from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
@@ -40,6 +52,7 @@ try {
 const entries = [
   { src: 'src/main.js', out: 'app.js', format: 'esm', sourcemap: 'linked' },
   { src: 'src/widget.js', out: 'widget.js', format: 'iife', sourcemap: false },
+  { src: 'src/admin/main.js', out: 'admin.js', format: 'esm', sourcemap: 'linked' },
 ];
 const missing = entries.filter((e) => !existsSync(join(root, e.src))).map((e) => e.src);
 if (missing.length) {
@@ -49,9 +62,9 @@ if (missing.length) {
   );
 }
 
-const statics = ['index.html', 'demo'];
+const statics = ['index.html', 'admin.html', 'demo'];
 
-/** esbuild options shared by both bundles. */
+/** esbuild options shared by all bundles. */
 const common = {
   absWorkingDir: root,
   bundle: true,
@@ -94,7 +107,7 @@ if (watching) {
     });
   }
   await Promise.all(contexts.map((ctx) => ctx.watch()));
-  log('watching src/, index.html and demo/ (Ctrl-C to stop)');
+  log('watching src/, index.html, admin.html and demo/ (Ctrl-C to stop)');
 } else {
   const started = performance.now();
   try {
@@ -141,7 +154,17 @@ function copyStatics(only) {
     rmSync(to, { recursive: true, force: true });
     cpSync(from, to, { recursive: true });
     if (watching) log(`  copied ${relative(root, from)} → ${relative(root, to)}`);
+    if (name === 'admin.html') writeAdminFolderPage(from);
   }
+}
+
+/** dist/admin/index.html: the admin page at `/admin/`, its relative script URL one folder up. */
+function writeAdminFolderPage(from) {
+  const html = readFileSync(from, 'utf8');
+  const moved = html.replace('src="./admin.js"', 'src="../admin.js"');
+  if (moved === html) fail('admin.html must load its script as src="./admin.js"');
+  mkdirSync(join(dist, 'admin'), { recursive: true });
+  writeFileSync(join(dist, 'admin', 'index.html'), moved);
 }
 
 function kib(n) {

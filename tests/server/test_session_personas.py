@@ -4,16 +4,19 @@ another process), a widget token's pinned persona, and playback underruns in the
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncGenerator, Sequence
 from pathlib import Path
 
 import pytest
 from redis.asyncio import Redis
 
+from agent.llm.protocols import ChatMessage, GenerationParams
 from server.app import effective_config_factory
 from server.metrics import Metrics
 from server.protocol import messages as wire
 from server.protocol.errors import ErrorCode, ProtocolError
 from server.session_manager import SessionManager
+from server.session_runtime import SessionRuntime
 from server.settings import Settings
 from tests.agent.test_speech_out import ScriptedTTS
 from tests.server.test_session_runtime import FakeOutbox, TimelineLLM, build_manager
@@ -184,3 +187,73 @@ def test_playback_position_underruns_default_to_zero_and_cannot_be_negative() ->
         wire.client_message_adapter.validate_python(
             {"type": "playback.position", "response_id": "r", "played_ms": 1, "underruns": -1}
         )
+
+
+class PromptLLM(TimelineLLM):
+    """Remembers the system prompt of every reply it is asked for."""
+
+    def __init__(self) -> None:
+        super().__init__(tokens=2, interval=0.001)
+        self.prompts: list[str] = []
+
+    def stream(
+        self,
+        messages: Sequence[ChatMessage],
+        params: GenerationParams,
+        *,
+        cache_key: str | None = None,
+    ) -> AsyncGenerator[str, None]:
+        self.prompts.append(messages[0].content)
+        return super().stream(messages, params, cache_key=cache_key)
+
+
+async def _ask(runtime: SessionRuntime, outbox: FakeOutbox, text: str) -> None:
+    done_before = sum(f["type"] == "response.done" for f in outbox.frames)
+    await runtime.submit_text(text)
+    for _ in range(500):
+        if sum(f["type"] == "response.done" for f in outbox.frames) > done_before:
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("no response.done")
+
+
+async def test_an_edited_persona_reaches_new_sessions_while_live_ones_keep_their_version(
+    redis_client: Redis, key_prefix: str, prompts: Path
+) -> None:
+    llm = PromptLLM()
+    first = build_manager(redis_client, key_prefix, llm, prompts=prompts)
+    live_out = FakeOutbox()
+    live = await first.start(_start("ada"), live_out)
+    await _ask(live, live_out, "hello")
+    old_version = live_out.frames[0]["config"]["persona"]["version"]
+
+    (prompts / "ada.md").write_text(ADA.replace("You are Ada.", "You are Ada, version two."))
+    await _ask(live, live_out, "again")
+    new_out = FakeOutbox()
+    fresh = await first.start(_start("ada"), new_out)
+    await _ask(fresh, new_out, "hello")
+    assert new_out.frames[0]["config"]["persona"]["version"] != old_version
+    assert [p.startswith("You are Ada, version two.") for p in llm.prompts] == [
+        False,
+        False,
+        True,
+    ]
+
+    # The live session moves to another process (this one stops): it keeps its version there.
+    started = live_out.frames[0]
+    await first.shutdown()
+    second = build_manager(redis_client, key_prefix, llm, prompts=prompts)
+    again = FakeOutbox()
+    resumed = await second.resume(
+        wire.SessionResume(
+            protocol_version="1",
+            session_id=live.session_id,
+            resume_token=started["resume_token"],
+            last_seq=max(f["seq"] for f in live_out.frames),
+        ),
+        again,
+    )
+    assert again.frames[-1]["config"]["persona"]["version"] == old_version
+    await _ask(resumed, again, "still there?")
+    assert llm.prompts[-1].startswith("You are Ada.")
+    await second.shutdown()
