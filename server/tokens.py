@@ -3,10 +3,13 @@
 ``claims`` is the base64url (unpadded) encoding of a compact JSON object, ``signature`` the
 base64url HMAC-SHA256 of ``v1.<claims>`` under a server secret. A token names the key it was
 issued for (``kid``), the browser origin it is bound to, an optional persona it pins, when it was
-issued and when it expires (unix seconds), and a random ``jti``.
+issued and when it expires (unix seconds), and a random ``jti``; a session token also says so
+(``typ``) and may name the user it was issued for (``sub``).
 
-Widget tokens use it today (docs/adr/0006); browser session tokens will reuse it. Nothing here
-reads settings, clocks or the network: the caller passes the secret and the time.
+Two kinds share the format: widget tokens (docs/adr/0006), for which ``typ`` and ``sub`` are
+left out so they read exactly as before, and browser session tokens issued to an API key
+(docs/adr/0009). A verifier accepts one kind only. Nothing here reads settings, clocks or the
+network: the caller passes the secret and the time.
 """
 
 from __future__ import annotations
@@ -27,6 +30,10 @@ MAX_TOKEN_CHARS = 2048
 """Longer strings are refused before any decoding or hashing."""
 
 TokenErrorCode = Literal["token_invalid", "token_expired", "token_origin_mismatch"]
+TokenKind = Literal["widget", "session"]
+_KINDS: tuple[TokenKind, ...] = ("widget", "session")
+_REQUIRED = frozenset({"kid", "origin", "persona", "iat", "exp", "jti"})
+_OPTIONAL = frozenset({"typ", "sub"})
 
 
 class TokenError(ValueError):
@@ -51,9 +58,22 @@ class TokenClaims:
     """Expires at, unix seconds: the token is refused from this second on."""
     jti: str
     """Random token id."""
+    typ: TokenKind = "widget"
+    """Which kind of token: a widget's (the claim is left out) or a browser session's."""
+    sub: str | None = None
+    """Session tokens: the user the customer's backend issued it for (opaque); else None."""
 
 
-def new_claims(kid: str, origin: str, persona: str | None, *, now: int, ttl_s: int) -> TokenClaims:
+def new_claims(
+    kid: str,
+    origin: str,
+    persona: str | None,
+    *,
+    now: int,
+    ttl_s: int,
+    typ: TokenKind = "widget",
+    sub: str | None = None,
+) -> TokenClaims:
     """Claims for a token issued at ``now`` that lives ``ttl_s`` seconds, with a fresh ``jti``."""
     return TokenClaims(
         kid=kid,
@@ -62,23 +82,33 @@ def new_claims(kid: str, origin: str, persona: str | None, *, now: int, ttl_s: i
         iat=now,
         exp=now + ttl_s,
         jti=secrets.token_urlsafe(12),
+        typ=typ,
+        sub=sub,
     )
 
 
 def sign_token(claims: TokenClaims, secret: bytes) -> str:
-    """Encode and sign ``claims``."""
-    payload = json.dumps(asdict(claims), separators=(",", ":"), sort_keys=True)
+    """Encode and sign ``claims`` (``typ`` and ``sub`` only when not the defaults)."""
+    fields = asdict(claims)
+    if claims.typ == "widget":
+        del fields["typ"]
+    if claims.sub is None:
+        del fields["sub"]
+    payload = json.dumps(fields, separators=(",", ":"), sort_keys=True)
     signed = f"{VERSION}.{_b64encode(payload.encode('utf-8'))}"
     return f"{signed}.{_b64encode(_mac(signed, secret))}"
 
 
-def verify_token(token: str, secret: bytes, *, now: int, origin: str | None) -> TokenClaims:
-    """The claims of ``token`` if it is intact, unexpired at ``now`` and bound to ``origin``.
+def verify_token(
+    token: str, secret: bytes, *, now: int, origin: str | None, typ: TokenKind = "widget"
+) -> TokenClaims:
+    """The claims of ``token`` if it is intact, of kind ``typ``, unexpired at ``now`` and bound
+    to ``origin``.
 
-    Checks, in this order: shape and version, signature (constant-time), claims, expiry, origin.
-    Raises ``TokenError`` with ``token_invalid`` (malformed, wrong version, bad signature, bad
-    claims), ``token_expired`` (``now >= exp``) or ``token_origin_mismatch`` (``origin`` is None
-    or another origin than the token's).
+    Checks, in this order: shape and version, signature (constant-time), claims and kind,
+    expiry, origin. Raises ``TokenError`` with ``token_invalid`` (malformed, wrong version, bad
+    signature, bad claims, another kind), ``token_expired`` (``now >= exp``) or
+    ``token_origin_mismatch`` (``origin`` is None or another origin than the token's).
     """
     if len(token) > MAX_TOKEN_CHARS or not token.isascii():
         raise TokenError("token_invalid", "token too long or not ASCII")
@@ -96,11 +126,22 @@ def verify_token(token: str, secret: bytes, *, now: int, origin: str | None) -> 
     claims = _parse_claims(payload) if payload is not None else None
     if claims is None:
         raise TokenError("token_invalid", "malformed claims")
+    if claims.typ != typ:
+        raise TokenError("token_invalid", f"a {claims.typ} token where a {typ} token is expected")
     if now >= claims.exp:
         raise TokenError("token_expired", "token expired")
     if origin is None or normalize_origin(origin) != claims.origin:
         raise TokenError("token_origin_mismatch", "token issued for another origin")
     return claims
+
+
+def peek_kind(token: str) -> TokenKind | None:
+    """The kind a token *claims* to be, read without checking anything, to pick the verifier
+    (which then checks everything, the kind included); None if that cannot be read."""
+    parts = token.split(".") if len(token) <= MAX_TOKEN_CHARS and token.isascii() else []
+    payload = _b64decode(parts[1]) if len(parts) == 3 else None
+    claims = _parse_claims(payload) if payload is not None else None
+    return claims.typ if claims is not None else None
 
 
 # ── internals ──────────────────────────────────────────────────────────────
@@ -129,7 +170,10 @@ def _parse_claims(payload: bytes) -> TokenClaims | None:
         raw = json.loads(payload)
     except ValueError:  # includes UnicodeDecodeError
         return None
-    if not isinstance(raw, dict) or set(raw) != set(TokenClaims.__dataclass_fields__):
+    if not isinstance(raw, dict) or not _REQUIRED <= set(raw) <= _REQUIRED | _OPTIONAL:
+        return None
+    typ, sub = raw.get("typ", "widget"), raw.get("sub")
+    if typ not in _KINDS or (sub is not None and not isinstance(sub, str)):
         return None
     kid, origin, persona, iat, exp, jti = (
         raw["kid"],
@@ -145,7 +189,7 @@ def _parse_claims(payload: bytes) -> TokenClaims | None:
         return None
     if not (_is_int(iat) and _is_int(exp)):
         return None
-    return TokenClaims(kid, origin, persona, iat, exp, jti)
+    return TokenClaims(kid, origin, persona, iat, exp, jti, typ, sub)
 
 
 def _is_int(value: object) -> TypeGuard[int]:

@@ -48,8 +48,12 @@ class FasterWhisperASR:
         cpu_threads: int = 2,
         beam_size: int = 1,
         language: str = "en",
+        device: str = "cpu",
+        compute_type: str = "int8",
     ) -> None:
         self._model_dir = model_dir
+        self._device = device
+        self._compute_type = compute_type
         self._cpu_threads = cpu_threads
         self._beam_size = beam_size
         self._language = language
@@ -73,8 +77,8 @@ class FasterWhisperASR:
         def load() -> Any:
             return WhisperModel(
                 str(self._model_dir),
-                device="cpu",
-                compute_type="int8",
+                device=self._device,
+                compute_type=self._compute_type,
                 cpu_threads=self._cpu_threads,
                 num_workers=self._workers,
             )

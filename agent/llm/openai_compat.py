@@ -4,6 +4,9 @@ Replies stream over server-sent events from ``POST {base_url}/chat/completions``
 stream closes the HTTP connection, which makes vLLM and llama.cpp abort the generation (for
 llama-cpp-python's server, start it with ``--interrupt_requests False`` so that concurrent
 requests do not abort each other). At most ``max_queue`` requests are in flight at once.
+
+Each request carries the W3C ``traceparent`` of the current span (the reply's ``llm.generate``)
+when the process traces, so a traced vLLM's spans join the turn's trace.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from collections.abc import AsyncGenerator, Sequence
 from typing import Any
 
 import httpx
+from opentelemetry import propagate
 
 from agent.llm.protocols import (
     ChatMessage,
@@ -85,9 +89,13 @@ class OpenAICompatLLM:
             body["ignore_eos"] = True
         if cache_key:  # vLLM caches prefixes by itself; "user" helps servers that route by it
             body["user"] = cache_key
+        headers: dict[str, str] = {}
+        propagate.inject(headers)  # traceparent (and baggage); nothing when not tracing
         self._in_flight += 1
         try:
-            async with self._client.stream("POST", "/chat/completions", json=body) as response:
+            async with self._client.stream(
+                "POST", "/chat/completions", json=body, headers=headers
+            ) as response:
                 if response.status_code != 200:
                     detail = (await response.aread()).decode(errors="replace")[:300]
                     error = LLMOverloaded if response.status_code in (429, 503) else LLMError
