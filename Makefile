@@ -4,7 +4,7 @@ PY := $(VENV)/bin/python
 SRC := server agent speech tts_worker
 .DEFAULT_GOAL := help
 
-.PHONY: help setup python-setup serve test test-js frontend check lint format typecheck bench schema docs
+.PHONY: help setup python-setup serve test test-js frontend check lint format typecheck bench schema docs validate-deploy eval
 
 help:  ## list targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -32,17 +32,26 @@ test-js:  ## the browser client's unit tests (node --test, no browser)
 	cd frontend && node --test --test-reporter=dot test/
 
 lint: python-setup  ## format check and lint
-	$(VENV)/bin/ruff format --check $(SRC) tests benchmarks scripts
-	$(VENV)/bin/ruff check $(SRC) tests benchmarks scripts
+	$(VENV)/bin/ruff format --check $(SRC) evals tests benchmarks scripts
+	$(VENV)/bin/ruff check $(SRC) evals tests benchmarks scripts
 
 format: python-setup  ## apply formatting and safe fixes
-	$(VENV)/bin/ruff format $(SRC) tests benchmarks scripts
-	$(VENV)/bin/ruff check --fix $(SRC) tests benchmarks scripts
+	$(VENV)/bin/ruff format $(SRC) evals tests benchmarks scripts
+	$(VENV)/bin/ruff check --fix $(SRC) evals tests benchmarks scripts
 
 typecheck: python-setup  ## mypy --strict
 	$(VENV)/bin/mypy
 
-check: lint typecheck test  ## everything CI runs
+eval: setup  ## the smoke eval suite against a fresh server (reports in artifacts/evals/)
+	@scripts/ensure-redis.sh
+	$(PY) -m evals run evals/suites/smoke.yaml --serve --parallel 1 \
+		--junit artifacts/evals/smoke.xml --json artifacts/evals/smoke.json \
+		--html artifacts/evals/smoke.html
+
+validate-deploy:  ## validate compose, Dockerfile, k8s manifests, alert rules, dashboard
+	@scripts/validate-deploy.sh
+
+check: lint typecheck validate-deploy test  ## everything CI runs
 
 bench: setup  ## latency benchmarks: text TTFT and voice in (write benchmarks/results/)
 	@scripts/ensure-redis.sh
@@ -50,6 +59,8 @@ bench: setup  ## latency benchmarks: text TTFT and voice in (write benchmarks/re
 	$(PY) -m benchmarks.voice_latency
 	$(PY) -m benchmarks.voice_out
 	$(PY) -m benchmarks.browser_client
+	$(PY) -m benchmarks.retrieval
+	$(PY) -m benchmarks.waterfall --concurrency-sweep 1,2,3,4 --turns 4
 
 docs: python-setup  ## regenerate docs/protocol.schema.json and docs/configuration.md
 	$(PY) scripts/gen_docs.py

@@ -60,6 +60,17 @@ class TranscriptCompleted:
 
 
 @dataclass(frozen=True, slots=True)
+class TranscriptFailed:
+    """Turn level: the user's turn ended but could not be transcribed (the speech engine
+    failed), so nothing was committed: the user should say it again."""
+
+    item_id: str
+    audio_start_ms: int
+    audio_end_ms: int
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
 class ResponseCreated:
     response_id: str
     input_item_id: str | None
@@ -153,6 +164,7 @@ AgentEvent = (
     | SpeechStopped
     | TranscriptPartial
     | TranscriptCompleted
+    | TranscriptFailed
     | ResponseTruncated
     | AudioSegment
     | Citations

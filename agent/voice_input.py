@@ -330,6 +330,15 @@ class VoiceInput:
         except Exception as exc:  # task boundary: the turn is lost, the session goes on
             log.warning("asr_final_failed", item_id=item_id, error=str(exc))
             self._policy.reply_finished()
+            # The user is told, so the turn is not silently lost: they can say it again.
+            await self._conv.emit(
+                ev.TranscriptFailed(
+                    item_id,
+                    ended.start_ms,
+                    ended.end_ms,
+                    "the speech could not be transcribed; please say it again",
+                )
+            )
             return
         asr_done_ns = time.time_ns()
         text = transcript.text.strip()

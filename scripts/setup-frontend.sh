@@ -36,7 +36,8 @@ fi
 # The stamp lives outside dist/, which the server publishes.
 build_stamp=node_modules/.dist-built
 if [ "$force" -eq 0 ] && [ -f "$build_stamp" ] && [ -f dist/index.html ] && [ -f dist/app.js ] \
-  && [ -f dist/widget.js ] && [ -z "$(find src index.html demo build.mjs package-lock.json \
+  && [ -f dist/widget.js ] && [ -f dist/admin.js ] \
+  && [ -z "$(find src index.html admin.html demo build.mjs package-lock.json \
   -newer "$build_stamp" -print -quit 2>/dev/null)" ]; then
   exit 0
 fi

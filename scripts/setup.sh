@@ -14,6 +14,9 @@ stamp=.venv/.installed-$(sha256sum pyproject.toml | cut -c1-16)
 if [ ! -f "$stamp" ]; then
   [ -x .venv/bin/python ] || "$PY" -m venv .venv
   .venv/bin/python -m pip install --quiet --upgrade pip wheel
+  # The CPU build of torch first (a wheel on local disk here): a bare `torch` requirement would
+  # otherwise resolve to the newest CUDA build, gigabytes of GPU libraries.
+  .venv/bin/python -m pip install --quiet torch==2.13.0
   # Portable llama.cpp build (AVX2/FMA, no -march=native) so a cached wheel runs on any x86-64
   # host.
   CMAKE_ARGS="${CMAKE_ARGS:--DGGML_NATIVE=OFF}" .venv/bin/python -m pip install --quiet -e ".[dev]"

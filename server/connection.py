@@ -10,19 +10,22 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 import structlog
 from redis.exceptions import RedisError
 from starlette.websockets import WebSocket
 
-from agent.voice_input import VoiceInput
+from agent.voice_input import VoiceInput, with_turn_taking
 from server.metrics import Metrics
+from server.privacy import LiveSockets
 from server.protocol import messages as wire
 from server.protocol.audio_frames import AudioFrameError, FrameKind, decode_frame
 from server.protocol.codec import decode_client_text
 from server.protocol.errors import (
     CLOSE_NORMAL,
+    CLOSE_NOT_FOUND,
     CLOSE_RATE_LIMITED,
     CLOSE_TRY_AGAIN,
     SPECS,
@@ -88,11 +91,15 @@ class Connection:
         metrics: Metrics,
         voice: VoiceEngines | None = None,
         persona_pin: str | None = None,
+        live: LiveSockets | None = None,
     ) -> None:
-        """``persona_pin``: the persona the socket's widget token pins (session.start must use
-        it), or None."""
+        """``persona_pin``: the persona the socket's widget or session token pins (session.start
+        must use it), or None. ``live``: where the socket registers once it has a session, so
+        deleting the session closes it (server/privacy.py)."""
         self._ws = ws
         self._persona_pin = persona_pin
+        self._live = live
+        self._unregister: Callable[[], None] | None = None
         self._manager = manager
         self._limits = limits
         self._conn = connection
@@ -128,9 +135,30 @@ class Connection:
             await asyncio.wait({reader, writer})
             if self._voice is not None:
                 await self._voice.close()
+            if self._unregister is not None:
+                self._unregister()
             if self._runtime is not None:
                 self._runtime.detach(self._outbox)
             self._metrics.connections.dec()
+
+    def end_deleted(self) -> None:
+        """The session was deleted: tell the client (``session_deleted``, then
+        ``session.closing``) and close with 4404. Sent directly, not through the session,
+        whose log no longer exists."""
+        runtime = self._runtime
+        if runtime is None or self._outbox.closed:
+            return
+        self._metrics.errors.labels(code=ErrorCode.SESSION_DELETED).inc()
+        notices: list[wire.ServerEvent] = [
+            error_event(ErrorCode.SESSION_DELETED, "this session was deleted"),
+            wire.SessionClosing(
+                seq=0, reason="shutdown", close_code=CLOSE_NOT_FOUND, resumable=False
+            ),
+        ]
+        for notice in notices:
+            update = {"session_id": runtime.session_id}
+            self._outbox.send_text(notice.model_copy(update=update).model_dump_json())
+        self._outbox.close(CLOSE_NOT_FOUND)
 
     # ── writer ─────────────────────────────────────────────────────────────
 
@@ -267,6 +295,8 @@ class Connection:
         self._audio_in_granted = msg.capabilities.audio_in and self._voice_engines is not None
         self._runtime.audio_out = msg.capabilities.audio_out and self._manager.speaks
         structlog.contextvars.bind_contextvars(session_id=self._runtime.session_id)
+        if self._live is not None:
+            self._unregister = self._live.add(self._runtime.session_id, self.end_deleted)
 
     async def _on_binary(self, data: bytes) -> None:
         if self._runtime is None:
@@ -292,8 +322,12 @@ class Connection:
         if self._voice is None:
             engines = self._voice_engines
             # Bias recognition toward the server's and the persona's vocabulary.
-            words = [engines.config.hotwords or "", *self._runtime.persona.vocabulary]
-            config = replace(engines.config, hotwords=" ".join(w for w in words if w) or None)
+            persona = self._runtime.persona
+            words = [engines.config.hotwords or "", *persona.vocabulary]
+            config = with_turn_taking(
+                replace(engines.config, hotwords=" ".join(w for w in words if w) or None),
+                persona.turn_taking,
+            )
             self._voice = VoiceInput(
                 self._runtime, engines.vad, engines.asr, config, frame.sample_rate
             )

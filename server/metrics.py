@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    ProcessCollector,
+    start_http_server,
+)
 
 from agent import events as ev
 
@@ -13,6 +20,7 @@ class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
         r = self.registry
+        ProcessCollector(registry=r)  # process_cpu_seconds_total, process_resident_memory_bytes
         self.active_sessions = Gauge(
             "avatar_active_sessions", "Sessions owned by this process.", registry=r
         )
@@ -56,3 +64,16 @@ class Metrics:
                 done.timings.first_token_ms / 1000
             )
         self.stage_latency.labels(stage="llm_total").observe(done.timings.total_ms / 1000)
+
+
+class MetricsExporter:
+    """The registry served on a port of its own (``AVATAR_OBSERVABILITY__METRICS_PORT``), by
+    prometheus_client's HTTP server in a daemon thread, so it stays off the public port."""
+
+    def __init__(self, registry: CollectorRegistry, host: str, port: int) -> None:
+        self._server, self._thread = start_http_server(port, addr=host, registry=registry)
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=5)

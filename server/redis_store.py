@@ -12,7 +12,12 @@ Keys of one session share a hash tag, so they live in one Redis Cluster slot (do
 
 Every write after creation goes through one Lua script that first checks the caller still holds
 the lease (fencing): a process that lost its lease cannot write, so one session has one writer.
-Each write also pushes back the expiry of all four keys to the idle TTL.
+Each write also pushes back the expiry of all four keys to the idle TTL, which is therefore the
+retention of a transcript: no key outlives the session's last activity by more than it.
+
+``erase`` deletes all four keys at once and announces the session id on
+``{prefix}sessions:deleted`` (pub/sub), so the process holding its socket closes it
+(server/privacy.py). Without the lease no process can write the session again.
 """
 
 from __future__ import annotations
@@ -64,6 +69,12 @@ redis.call('SET', KEYS[1], ARGV[1] .. '|' .. ARGV[2], 'PX', ARGV[3])
 if ARGV[2] == 'a' then redis.call('HSET', KEYS[2], 'last_seen_ms', ARGV[5]) end
 for i = 2, 4 do redis.call('PEXPIRE', KEYS[i], ARGV[4]) end
 return 1
+"""
+
+_ERASE = """
+local removed = redis.call('DEL', unpack(KEYS))
+if removed > 0 then redis.call('PUBLISH', ARGV[1], ARGV[2]) end
+return removed
 """
 
 _RELEASE = """
@@ -123,6 +134,9 @@ class RedisSessionStore:
         self._append = redis.register_script(_FENCED_APPEND)
         self._renew = redis.register_script(_RENEW)
         self._release = redis.register_script(_RELEASE)
+        self._erase = redis.register_script(_ERASE)
+        self.deleted_channel = f"{prefix}sessions:deleted"
+        """Pub/sub channel on which ``erase`` publishes the id of each session it deleted."""
 
     def _keys(self, sid: str) -> list[str]:
         base = f"{self._prefix}session:{{{sid}}}"
@@ -258,3 +272,10 @@ class RedisSessionStore:
 
     async def delete(self, sid: str) -> None:
         await self._redis.delete(*self._keys(sid))
+
+    async def erase(self, sid: str) -> bool:
+        """Delete every key of the session (the lease included, so its owner can no longer
+        write and learns so at its next write or renewal) and, if there was any, publish
+        ``sid`` on ``deleted_channel``. Returns whether anything was deleted."""
+        removed = await self._erase(keys=self._keys(sid), args=[self.deleted_channel, sid])
+        return bool(removed)

@@ -9,6 +9,7 @@ a reply is waited for, up to ``lease_wait_s``.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import hmac
 import secrets
 import time
@@ -17,15 +18,16 @@ from dataclasses import dataclass
 
 import structlog
 
+from agent.grounded import RetrieverFor
 from agent.llm.protocols import LLM
-from agent.personas import Avatar, PersonaError, PersonaLibrary
+from agent.personas import Persona, PersonaError, PersonaLibrary
 from agent.prompt import HistoryItem
 from agent.speech_out import TTS
 from server.metrics import Metrics
 from server.protocol import messages as wire
 from server.protocol.errors import ErrorCode, ProtocolError
 from server.redis_store import RedisSessionStore, hash_token, now_ms
-from server.session_runtime import Outbox, PinnedPersona, RuntimeConfig, SessionRuntime
+from server.session_runtime import Outbox, RuntimeConfig, SessionRuntime
 
 log = structlog.get_logger(__name__)
 
@@ -38,7 +40,7 @@ class ManagerConfig:
     resume_ttl_s: int
     lease_wait_s: float
     runtime: RuntimeConfig
-    config_for: Callable[[PinnedPersona, wire.Capabilities], wire.EffectiveConfig]
+    config_for: Callable[[Persona, wire.Capabilities], wire.EffectiveConfig]
 
 
 class SessionBusy(ProtocolError):
@@ -57,8 +59,12 @@ class SessionManager:
         config: ManagerConfig,
         metrics: Metrics,
         tts: TTS | None = None,
+        retriever_for: RetrieverFor | None = None,
     ) -> None:
         self._store = store
+        self._retriever_for = retriever_for
+        self._pinned: dict[tuple[str, str], Persona] = {}
+        """Persona versions parsed from sessions' pinned sources, so resumes parse each once."""
         self._llm = llm
         self._personas = personas
         self._config = config
@@ -91,12 +97,9 @@ class SessionManager:
             )
         persona_id = persona_pin or msg.persona or self._config.default_persona
         try:
-            p = self._personas.get(persona_id)
+            persona = self._personas.get(persona_id)
         except PersonaError as exc:
             raise ProtocolError(ErrorCode.PERSONA_NOT_FOUND, str(exc), msg.event_id) from None
-        persona = PinnedPersona(
-            p.id, p.name, p.version, p.system_prompt, p.vocabulary, avatar=p.avatar
-        )
         session_id = f"sess_{secrets.token_urlsafe(12)}"
         token = secrets.token_urlsafe(32)
         owner = self._new_owner()
@@ -108,11 +111,7 @@ class SessionManager:
             fields={
                 "persona": persona.id,
                 "persona_version": persona.version,
-                "persona_name": persona.name,
-                "system_prompt": persona.system_prompt,
-                "vocabulary": "\n".join(persona.vocabulary),
-                "avatar_url": persona.avatar.url if persona.avatar else "",
-                "avatar_format": persona.avatar.format if persona.avatar else "",
+                "persona_source": persona.source,
             },
         )
         runtime = self._register(session_id, owner, persona, [], 0)
@@ -145,27 +144,22 @@ class SessionManager:
             )
 
         runtime = self._runtimes.get(sid)
-        recovered = runtime is None
         if runtime is not None:
-            if runtime.attached:
+            if runtime.claimed:
                 raise SessionBusy(self._config.runtime.lease_ms, msg.event_id)
-        else:
+            if not runtime.reserve():  # closing: let it release the lease, then take it over
+                await runtime.released()
+                runtime = None
+        recovered = runtime is None
+        if runtime is None:
             owner = self._new_owner()
             await self._acquire(sid, owner, msg.event_id)
-            fields = await self._store.load_fields(
-                sid, "persona_name", "system_prompt", "vocabulary", "avatar_url", "avatar_format"
-            )
-            persona = PinnedPersona(
-                meta.persona,
-                fields.get("persona_name") or meta.persona,
-                meta.persona_version,
-                fields.get("system_prompt") or "",
-                tuple(filter(None, fields.get("vocabulary", "").split("\n"))),
-                avatar=_stored_avatar(fields.get("avatar_url"), fields.get("avatar_format")),
-            )
+            fields = await self._store.load_fields(sid, "persona_source")
+            persona = self._pinned_persona(meta.persona, fields.get("persona_source", ""))
             history = await self._store.load_history(sid)
             meta = await self._store.load_meta(sid) or meta  # re-read under the lease
             runtime = self._register(sid, owner, persona, history, meta.seq)
+            runtime.reserve()
 
         token = secrets.token_urlsafe(32)
 
@@ -182,12 +176,16 @@ class SessionManager:
                 history=history,
             )
 
-        await runtime.attach_resumed(
-            outbox,
-            msg.last_seq,
-            make_resumed,
-            {"token_sha256": hash_token(token), "last_seen_ms": str(now_ms())},
-        )
+        try:
+            await runtime.attach_resumed(
+                outbox,
+                msg.last_seq,
+                make_resumed,
+                {"token_sha256": hash_token(token), "last_seen_ms": str(now_ms())},
+            )
+        except BaseException:
+            runtime.unreserve()
+            raise
         self._metrics.resumes.labels(outcome="local" if not recovered else "acquired").inc()
         log.info("session_resumed", session_id=sid, recovered=recovered, last_seq=msg.last_seq)
         if recovered:
@@ -208,7 +206,7 @@ class SessionManager:
     # ── runtime ownership ──────────────────────────────────────────────────
 
     def _register(
-        self, sid: str, owner: str, persona: PinnedPersona, history: list[HistoryItem], seq: int
+        self, sid: str, owner: str, persona: Persona, history: list[HistoryItem], seq: int
     ) -> SessionRuntime:
         runtime = SessionRuntime(
             session_id=sid,
@@ -222,6 +220,7 @@ class SessionManager:
             metrics=self._metrics,
             hooks=self,
             tts=self._tts,
+            retriever_for=self._retriever_for,
         )
         self._runtimes[sid] = runtime
         self._metrics.active_sessions.set(len(self._runtimes))
@@ -229,7 +228,7 @@ class SessionManager:
         return runtime
 
     def runtime_idle(self, runtime: SessionRuntime) -> None:
-        task = asyncio.create_task(runtime.close(), name=f"close:{runtime.session_id}")
+        task = asyncio.create_task(runtime.close_if_idle(), name=f"close:{runtime.session_id}")
         self._closing.add(task)
         task.add_done_callback(self._closing.discard)
 
@@ -238,24 +237,43 @@ class SessionManager:
             del self._runtimes[runtime.session_id]
         self._metrics.active_sessions.set(len(self._runtimes))
 
+    async def drain(self, timeout_s: float) -> None:
+        """Hand every session of this process over (``SessionRuntime.drain``), in parallel,
+        giving replies in progress up to ``timeout_s`` to finish."""
+        deadline = asyncio.get_running_loop().time() + timeout_s
+        runtimes = list(self._runtimes.values())
+        log.info("draining", sessions=len(runtimes), timeout_s=timeout_s)
+        await asyncio.gather(*(r.drain(deadline) for r in runtimes), return_exceptions=True)
+        if self._closing:
+            await asyncio.wait(set(self._closing))
+
     async def shutdown(self) -> None:
         """Close every runtime (releasing leases so other processes can resume them)."""
         await asyncio.gather(*(r.close() for r in list(self._runtimes.values())))
         if self._closing:
             await asyncio.wait(set(self._closing))
 
+    def _pinned_persona(self, persona_id: str, source: str) -> Persona:
+        """The persona version a session started with, from the source it pinned.
+
+        The source was valid when the session started; should it no longer parse (a server
+        version that validates differently), the session goes on with the current file.
+        """
+        key = (persona_id, hashlib.sha256(source.encode()).hexdigest())
+        if (cached := self._pinned.get(key)) is not None:
+            return cached
+        try:
+            persona = self._personas.parse_source(persona_id, source)
+        except PersonaError as exc:
+            log.warning("pinned_persona_invalid", persona=persona_id, problems=str(exc))
+            return self._personas.get(persona_id)
+        self._pinned[key] = persona
+        while len(self._pinned) > 64:
+            del self._pinned[next(iter(self._pinned))]
+        return persona
+
     def _new_owner(self) -> str:
         return f"{self._config.instance}/{secrets.token_hex(6)}"
 
     def _server_info(self) -> wire.ServerInfo:
         return wire.ServerInfo(version=self._config.version, instance=self._config.instance)
-
-
-def _stored_avatar(url: str | None, fmt: str | None) -> Avatar | None:
-    """The pinned avatar as the session hash keeps it (empty strings: none)."""
-    if not url:
-        return None
-    match fmt:
-        case "default" | "glb" | "vrm":
-            return Avatar(url, fmt)
-    return Avatar(url, "default")

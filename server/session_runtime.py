@@ -16,16 +16,21 @@ import contextlib
 import secrets
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from typing import Protocol
 
 import structlog
+from opentelemetry import trace
+from opentelemetry.trace import Span, Status, StatusCode
+from redis.exceptions import RedisError
 
 from agent import events as ev
+from agent.grounded import ReplyPlan, RetrieverFor, plan_reply
 from agent.heard import heard_prefix
 from agent.llm.fixed import FixedReply
 from agent.llm.protocols import LLM, GenerationParams
-from agent.personas import Avatar
+from agent.personas import Persona
 from agent.prompt import HistoryItem
 from agent.responder import run_response
 from agent.speech_out import TTS, PlaybackClock, SpeechConfig, SpeechOutput
@@ -34,11 +39,19 @@ from server.metrics import Metrics
 from server.protocol import messages as wire
 from server.protocol.audio_frames import AudioFrame, FrameKind, encode_frame
 from server.protocol.codec import agent_event_to_wire
-from server.protocol.errors import CLOSE_LEASE_LOST, SPECS, ErrorCode
+from server.protocol.errors import (
+    CLOSE_LEASE_LOST,
+    CLOSE_SERVICE_RESTART,
+    CLOSE_TRY_AGAIN,
+    SPECS,
+    ErrorCode,
+)
 from server.redis_store import LeaseLost, RedisSessionStore
+from server.tracing import end_if_unstarted, ended_on_error, open_turn
 from speech.cancellation import finish_despite_cancel
 
 log = structlog.get_logger(__name__)
+_tracer = trace.get_tracer(__name__)
 
 
 def new_id(prefix: str) -> str:
@@ -59,7 +72,8 @@ class RuntimeHooks(Protocol):
     """The runtime's owner (the session manager), told when to close it and when it closed."""
 
     def runtime_idle(self, runtime: SessionRuntime) -> None:
-        """No socket and no reply: the owner should ``close()`` the runtime in a task it owns."""
+        """No socket and no reply (or the lease is lost): the owner should run
+        ``close_if_idle()`` in a task it owns."""
         ...
 
     def runtime_closed(self, runtime: SessionRuntime) -> None: ...
@@ -75,18 +89,6 @@ class RuntimeConfig:
     speech: SpeechConfig = field(default_factory=SpeechConfig)
 
 
-@dataclass(frozen=True, slots=True)
-class PinnedPersona:
-    """The persona version a session started with; it keeps it until it ends."""
-
-    id: str
-    name: str
-    version: str
-    system_prompt: str
-    vocabulary: tuple[str, ...] = ()
-    avatar: Avatar | None = None
-
-
 class SessionRuntime:
     def __init__(
         self,
@@ -95,16 +97,19 @@ class SessionRuntime:
         owner: str,
         store: RedisSessionStore,
         llm: LLM,
-        persona: PinnedPersona,
+        persona: Persona,
         history: list[HistoryItem],
         seq: int,
         config: RuntimeConfig,
         metrics: Metrics,
         hooks: RuntimeHooks,
         tts: TTS | None = None,
+        retriever_for: RetrieverFor | None = None,
     ) -> None:
         self.session_id = session_id
         self.persona = persona
+        """The version this session started with (pinned in Redis); it keeps it until it ends."""
+        self._retriever_for = retriever_for
         self._owner = owner
         self._store = store
         self._llm = llm
@@ -120,7 +125,12 @@ class SessionRuntime:
         self._response_id: str | None = None
         self._lease_task: asyncio.Task[None] | None = None
         self._closed = asyncio.Event()
+        self._released = asyncio.Event()
+        self._reserved = False
+        """A resuming socket holds this runtime (see ``reserve``)."""
         self._lease_lost = False
+        self._abandoned = False
+        """Handed over (lease lost, store failed): closes regardless of socket or reply."""
         self._tts = tts
         self.audio_out = False
         """Whether the attached socket was granted audio output (set by the connection)."""
@@ -142,6 +152,30 @@ class SessionRuntime:
     @property
     def attached(self) -> bool:
         return self._outbox is not None
+
+    @property
+    def claimed(self) -> bool:
+        """A socket is attached, or one is resuming the session here."""
+        return self._outbox is not None or self._reserved
+
+    def reserve(self) -> bool:
+        """Hold this runtime for a resuming socket so an idle close cannot take it away between
+        the lookup and ``attach_resumed``. Call synchronously right after the lookup. False when
+        it is already closing: wait for ``released()``, then take the session over from Redis.
+        """
+        if self._closed.is_set():
+            return False
+        self._reserved = True
+        return True
+
+    def unreserve(self) -> None:
+        """The resume failed before attaching: the runtime may be idle again."""
+        self._reserved = False
+        self._finish_if_idle()
+
+    async def released(self) -> None:
+        """Wait until ``close()`` has finished (the lease is free)."""
+        await self._released.wait()
 
     @property
     def state(self) -> TurnState:
@@ -177,6 +211,7 @@ class SessionRuntime:
                 outbox.send_text(payload)
             self._seq = max(self._seq, last_seq)  # seqs must keep rising for this client
             self._outbox = outbox
+            self._reserved = False
             history = None
             if gap:
                 history = [
@@ -194,9 +229,16 @@ class SessionRuntime:
         self.audio_out = False
         self._finish_if_idle()
 
+    async def close_if_idle(self) -> None:
+        """``close()``, unless a socket attached or started resuming since ``runtime_idle``
+        (a lost lease closes regardless)."""
+        if self._abandoned or not (self.claimed or self._response is not None):
+            await self.close()
+
     async def close(self) -> None:
         """Cancel the reply and lease renewal, release the lease. Idempotent."""
         if self._closed.is_set():
+            await self._released.wait()
             return
         self._closed.set()
         await self._cancel_response("session_closed")
@@ -207,28 +249,63 @@ class SessionRuntime:
             with contextlib.suppress(Exception):
                 await self._store.release(self.session_id, self._owner)
         self._owner_hooks.runtime_closed(self)
+        self._released.set()
+
+    async def drain(self, deadline: float) -> None:
+        """Hand the session over before this process stops: let the reply in progress finish
+        (until ``deadline``, on the loop's clock), tell the client to resume elsewhere
+        (``session.closing``, reason ``draining``, close code 1012), then close, releasing the
+        lease so another process can take the session at once."""
+        loop = asyncio.get_running_loop()
+        while (task := self._response) is not None and not task.done():
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                log.warning("drain_deadline_cut_reply", session_id=self.session_id)
+                break
+            await asyncio.wait({task}, timeout=remaining)
+        outbox, self._outbox = self._outbox, None
+        await self.close()  # the lease is free before the client hears it may come back
+        if outbox is not None:
+            notice = wire.SessionClosing(
+                seq=0, reason="draining", close_code=CLOSE_SERVICE_RESTART, resumable=True
+            )
+            outbox.send_text(
+                notice.model_copy(update={"session_id": self.session_id}).model_dump_json()
+            )
+            outbox.close(CLOSE_SERVICE_RESTART)
 
     # ── commands ───────────────────────────────────────────────────────────
 
     async def submit_text(self, text: str) -> None:
         """A typed user turn: interrupt any reply, store the turn, answer it."""
-        await self._cancel_response("interrupted")
-        item = HistoryItem(new_id("item"), "user", text)
-        await self.emit(ev.InputCommitted(item.item_id, text, "text"))
-        self._start_response(item.item_id)
+        turn = self._open_turn("text")
+        with ended_on_error(turn):
+            await self._cancel_response("interrupted")
+            item = HistoryItem(new_id("item"), "user", text)
+            await self.emit(ev.InputCommitted(item.item_id, text, "text"))
+        self._start_response(item.item_id, turn)
 
     async def submit_voice_turn(
-        self, item_id: str, text: str, *, replaces: bool, speech_ended_at: float | None = None
+        self,
+        item_id: str,
+        text: str,
+        *,
+        replaces: bool,
+        speech_ended_at: float | None = None,
+        turn: Span | None = None,
     ) -> None:
         """A spoken turn ended: interrupt any reply, store the turn, answer it.
 
         ``replaces``: the turn resumed after a pause and was committed before; its new text
-        replaces the old one.
+        replaces the old one. ``turn``: the turn's open trace span (voice input starts it at
+        the end of speech, with the final transcription in it); ended with the reply.
         """
-        await self._cancel_response("interrupted")
-        replaces = replaces and any(h.item_id == item_id for h in self._history)
-        await self.emit(ev.InputCommitted(item_id, text, "voice", replaces))
-        self._start_response(item_id)
+        turn = self._open_turn("voice", turn)
+        with ended_on_error(turn):
+            await self._cancel_response("interrupted")
+            replaces = replaces and any(h.item_id == item_id for h in self._history)
+            await self.emit(ev.InputCommitted(item_id, text, "voice", replaces))
+        self._start_response(item_id, turn)
         if speech_ended_at is not None and self._response_id is not None:
             self._speech_ended_at = (self._response_id, speech_ended_at)
 
@@ -272,8 +349,10 @@ class SessionRuntime:
 
     async def say(self, text: str) -> None:
         """Speak ``text`` exactly, without the model (greetings, handoffs)."""
-        await self._cancel_response("interrupted")
-        self._start_response(None, FixedReply(text))
+        turn = self._open_turn("say")
+        with ended_on_error(turn):
+            await self._cancel_response("interrupted")
+        self._start_response(None, turn, FixedReply(text))
 
     def send_audio(self, stream: int, seq: int, pts: int, sample_rate: int, pcm: bytes) -> None:
         """Send an output audio frame to the attached socket (audio is not logged or replayed)."""
@@ -300,7 +379,7 @@ class SessionRuntime:
                 )
             )
         if pending_input and any(h.item_id == pending_input for h in self._history):
-            self._start_response(pending_input)
+            self._start_response(pending_input, self._open_turn("recovered"))
 
     # ── events ─────────────────────────────────────────────────────────────
 
@@ -319,7 +398,7 @@ class SessionRuntime:
             try:
                 await self._emit_locked(event)
             except LeaseLost:
-                await self._lose_lease()
+                self._lose_lease()
                 raise
 
     async def _emit_locked(
@@ -353,6 +432,8 @@ class SessionRuntime:
         if isinstance(event, ev.AudioSegment):
             self._remember_words(event)
             self._metrics.unknown_phonemes.inc(event.unknown_phonemes)
+        elif isinstance(event, ev.TranscriptFailed):
+            self._metrics.errors.labels(code="asr_failed").inc()
         if history is not None:
             if not replace:
                 self._history.append(history)
@@ -367,13 +448,29 @@ class SessionRuntime:
 
     # ── internals ──────────────────────────────────────────────────────────
 
-    def _start_response(self, input_item_id: str | None, llm: LLM | None = None) -> None:
+    def _open_turn(self, kind: str, span: Span | None = None) -> Span:
+        """The trace span of one turn (or ``span``, opened by voice input), described."""
+        return open_turn(
+            {
+                "turn.input": kind,
+                "session.id": self.session_id,
+                "persona.id": self.persona.id,
+                "persona.version": self.persona.version,
+            },
+            span,
+        )
+
+    def _start_response(
+        self, input_item_id: str | None, turn: Span, llm: LLM | None = None
+    ) -> None:
         response_id = new_id("resp")
         self._response_id = response_id
+        turn.set_attribute("response.id", response_id)
         self._response = asyncio.create_task(
-            self._respond(response_id, input_item_id, llm or self._llm),
+            self._respond(response_id, input_item_id, llm or self._llm, turn),
             name=f"response:{response_id}",
         )
+        self._response.add_done_callback(lambda _: end_if_unstarted(turn))
 
     def _speech_for(self, response_id: str) -> SpeechOutput | None:
         if not (self.audio_out and self._tts is not None):
@@ -387,12 +484,56 @@ class SessionRuntime:
             response_id=response_id,
             stream=self._streams,
             clock=self._playback,
-            config=self._config.speech,
+            config=replace(
+                self._config.speech,
+                length_scale=self.persona.voice.length_scale
+                if self.persona.voice.rate != 1
+                else None,
+                expressions=self.persona.expressions,
+            ),
         )
 
-    async def _respond(self, response_id: str, input_item_id: str | None, llm: LLM) -> None:
+    async def _respond(
+        self, response_id: str, input_item_id: str | None, llm: LLM, turn: Span
+    ) -> None:
+        """Run one reply with its turn span current (the spans of retrieval, the model and
+        synthesis are its children) and end the span with the reply's outcome."""
+        with trace.use_span(
+            turn, end_on_exit=True, record_exception=False, set_status_on_exception=False
+        ):
+            await self._respond_in_turn(response_id, input_item_id, llm, turn)
+
+    async def _respond_in_turn(
+        self, response_id: str, input_item_id: str | None, llm: LLM, turn: Span
+    ) -> None:
         history = list(self._history)
 
+        async def planner() -> ReplyPlan:
+            today = datetime.now(UTC).date().isoformat()
+            knowledge, retriever_for = self.persona.knowledge, self._retriever_for
+            if knowledge is None or retriever_for is None or not retriever_for(knowledge.base):
+                # Nothing to search: no retrieval span.
+                return await plan_reply(self.persona, history, retriever_for, today)
+            with _tracer.start_as_current_span(
+                "retrieval",
+                attributes={"knowledge.base": knowledge.base, "knowledge.top_k": knowledge.top_k},
+                record_exception=False,
+                set_status_on_exception=False,
+            ) as span:
+                try:
+                    plan = await plan_reply(self.persona, history, retriever_for, today)
+                except Exception as exc:  # named by type: a message may quote the question
+                    span.set_status(Status(StatusCode.ERROR, type(exc).__name__))
+                    raise
+                span.set_attributes(
+                    {
+                        "retrieval.passages": len(plan.passages),
+                        "retrieval.refused": plan.refusal is not None,
+                    }
+                )
+                return plan
+
+        turn.set_attribute("turn.status", "error")  # replaced by the outcome below
         try:
             done = await run_response(
                 llm,
@@ -405,18 +546,32 @@ class SessionRuntime:
                 emit=self.emit,
                 cache_key=self.session_id,
                 speech=self._speech_for(response_id),
+                planner=planner if input_item_id is not None else None,
             )
             self._metrics.observe_response(done)
+            turn.set_attribute("turn.status", done.status)
+            if done.error_code:
+                turn.set_attribute("turn.error_code", done.error_code)
+                turn.set_status(Status(StatusCode.ERROR, done.error_code))
             if done.status == "failed" and done.error_code:
                 await self.emit(
                     error_event(ErrorCode(done.error_code), done.reason or "model failed")
                 )
-        except asyncio.CancelledError:
+        except asyncio.CancelledError as exc:
             self._metrics.turns.labels(status="cancelled").inc()
+            turn.set_attributes(
+                {"turn.status": "cancelled", "turn.reason": str(exc.args[0]) if exc.args else ""}
+            )
             raise
         except LeaseLost:
-            pass  # emit has told the client and asked for this runtime to close
-        except Exception:
+            turn.set_attribute("turn.status", "lease_lost")
+            # emit has told the client and asked for this runtime to close
+        except RedisError as exc:
+            turn.set_attribute("turn.status", "store_unavailable")
+            turn.set_status(Status(StatusCode.ERROR, type(exc).__name__))
+            self._lose_store()
+        except Exception as exc:
+            turn.set_status(Status(StatusCode.ERROR, type(exc).__name__))
             log.exception("response_failed", session_id=self.session_id)
             with contextlib.suppress(Exception):
                 await self.emit(error_event(ErrorCode.INTERNAL_ERROR, "the reply failed"))
@@ -470,7 +625,7 @@ class SessionRuntime:
         return True
 
     def _finish_if_idle(self) -> None:
-        if self._outbox is None and self._response is None and not self._closed.is_set():
+        if not self.claimed and self._response is None and not self._closed.is_set():
             self._spawn_close()
 
     def _spawn_close(self) -> None:
@@ -488,31 +643,56 @@ class SessionRuntime:
                 log.warning("lease_renew_failed", session_id=self.session_id, exc_info=True)
                 continue
             if not ok:
-                await self._lose_lease()
+                self._lose_lease()
                 return
 
-    async def _lose_lease(self) -> None:
+    def _lose_lease(self) -> None:
         """Another process owns the session now: stop writing, tell the client, go away."""
         if self._lease_lost:
             return
         self._lease_lost = True
         log.warning("lease_lost", session_id=self.session_id)
-        outbox = self._outbox
+        self._hand_over(
+            ErrorCode.LEASE_LOST, "this server lost the session; resume it", CLOSE_LEASE_LOST
+        )
+
+    def _lose_store(self) -> None:
+        """A reply's event could not be written, so this runtime can no longer tell what the log
+        holds: hand the session over. The client's resume reads it back from Redis, ends the cut
+        reply (``failed``/``server_lost``) and answers the committed turn again."""
+        if self._abandoned:
+            return
+        log.warning("store_failed_mid_reply", session_id=self.session_id)
+        self._hand_over(
+            ErrorCode.STORE_UNAVAILABLE,
+            "session storage failed mid-reply; resume the session",
+            CLOSE_TRY_AGAIN,
+        )
+
+    def _hand_over(self, code: ErrorCode, message: str, close_code: int) -> None:
+        """Tell the client (not logged, so not numbered: seq 0) to resume, close its socket and
+        this runtime, whatever it is doing."""
+        self._abandoned = True
+        outbox, self._outbox = self._outbox, None
         if outbox is not None:
-            # Not logged (we may no longer write), so not numbered: seq 0.
             notices: list[wire.ServerEvent] = [
-                error_event(ErrorCode.LEASE_LOST, "this server lost the session; resume it"),
+                error_event(code, message),
                 wire.SessionClosing(
-                    seq=0, reason="lease_lost", close_code=CLOSE_LEASE_LOST, resumable=True
+                    seq=0, reason=_HAND_OVER_REASONS[code], close_code=close_code, resumable=True
                 ),
             ]
             for notice in notices:
                 outbox.send_text(
                     notice.model_copy(update={"session_id": self.session_id}).model_dump_json()
                 )
-            outbox.close(CLOSE_LEASE_LOST)
-        self._outbox = None
+            outbox.close(close_code)
         self._spawn_close()
+
+
+_HAND_OVER_REASONS: dict[ErrorCode, wire.ClosingReason] = {
+    ErrorCode.LEASE_LOST: "lease_lost",
+    ErrorCode.STORE_UNAVAILABLE: "store_unavailable",
+}
 
 
 def error_event(code: ErrorCode, message: str, event_id: str | None = None) -> wire.Error:

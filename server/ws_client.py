@@ -18,7 +18,7 @@ from typing import Any
 
 import websockets
 from websockets.asyncio.client import ClientConnection
-from websockets.exceptions import ConnectionClosed
+from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from server.protocol.audio_frames import AudioFrame, FrameKind, decode_frame, encode_frame
 from server.protocol.messages import PROTOCOL_VERSION
@@ -51,27 +51,35 @@ class RealtimeClient:
         *,
         persona: str | None = None,
         origin: str | None = None,
+        api_key: str | None = None,
         on_delta: Callable[[str], None] | None = None,
         max_resume_wait_s: float = 30.0,
         heartbeat: bool = True,
         audio_in: bool = False,
         audio_out: bool = False,
+        on_audio: Callable[[float, AudioFrame], None] | None = None,
     ) -> None:
         self.url = url
         self.persona = persona
         self.origin = origin
+        self.api_key = api_key
+        """Sent as ``Authorization: Bearer`` on every upgrade (server-to-server clients)."""
         self.on_delta = on_delta
         self.max_resume_wait_s = max_resume_wait_s
         self.heartbeat = heartbeat
         self.capabilities = {"text": True, "audio_in": audio_in, "audio_out": audio_out}
         self.audio: list[tuple[float, AudioFrame]] = []
         """Output audio frames received, with their arrival time (perf_counter)."""
+        self.on_audio = on_audio
+        """Called with (arrival time, frame) for each output audio frame, as it arrives."""
         self._audio_seq = 0
         self._audio_pts = 0
         self.session_id: str | None = None
         self.resume_token: str | None = None
         self.last_seq = 0
         self.events: list[Event] = []
+        self._moving = False
+        """A resumable session.closing arrived: the next send resumes first."""
         """Every event received, in order, without duplicates."""
         self.started: Event | None = None
         self._ws: ClientConnection | None = None
@@ -102,9 +110,16 @@ class RealtimeClient:
     async def resume(self) -> Event:
         """Reconnect to the current session; retries while it is busy. Returns session.resumed."""
         deadline = time.monotonic() + self.max_resume_wait_s
+        self._moving = False
         while True:
             await self.close()
-            await self._open()
+            try:
+                await self._open()
+            except InvalidStatus as exc:  # e.g. 503 from a process that is draining
+                if exc.response.status_code != 503 or time.monotonic() > deadline:
+                    raise
+                await asyncio.sleep(0.5)
+                continue
             await self.send(
                 {
                     "type": "session.resume",
@@ -133,6 +148,17 @@ class RealtimeClient:
             self._start_heartbeat(event["config"]["heartbeat_interval_s"])
             return event
 
+    async def fetch_history(self, beyond: int = 1000) -> list[Event]:
+        """The conversation as the server's history keeps it (``{item_id, role, text}``).
+
+        Reconnects claiming a ``last_seq`` beyond the server's log, which the server answers
+        with the history in ``session.resumed`` (docs/protocol.md, "Gaps"); numbering goes on
+        after the claimed seq. Call it while no reply runs: events in flight are not replayed.
+        """
+        self.last_seq += beyond
+        event = await self.resume()
+        return list(event.get("history") or [])
+
     async def _await_resumed(self) -> Event:
         """Read up to session.resumed; the missed events replayed before it are kept."""
         replayed: list[Event] = []
@@ -146,7 +172,9 @@ class RealtimeClient:
             replayed.append(event)
 
     async def _open(self) -> None:
-        headers = {"Origin": self.origin} if self.origin else None
+        headers = {"Origin": self.origin} if self.origin else {}
+        if self.api_key:
+            headers["Authorization"] = f"Bearer {self.api_key}"
         self._ws = await websockets.connect(
             self.url, additional_headers=headers, max_size=4 * 1024 * 1024, open_timeout=10
         )
@@ -186,6 +214,10 @@ class RealtimeClient:
         return self._ws
 
     async def send(self, message: Event) -> None:
+        """Send a message; after a resumable ``session.closing`` (the server is draining or
+        lost the lease), resume first, so the message reaches the session's new home."""
+        if self._moving:
+            await self.resume()
         await self._socket().send(json.dumps(message))
 
     async def send_raw(self, data: str | bytes) -> None:
@@ -217,7 +249,10 @@ class RealtimeClient:
         while True:
             raw = await asyncio.wait_for(ws.recv(), timeout)
             if isinstance(raw, bytes):
-                self.audio.append((time.perf_counter(), decode_frame(raw)))
+                arrived = (time.perf_counter(), decode_frame(raw))
+                self.audio.append(arrived)
+                if self.on_audio is not None:
+                    self.on_audio(*arrived)
                 continue
             event: Event = json.loads(raw)
             seq = event.get("seq", 0)
@@ -225,6 +260,8 @@ class RealtimeClient:
                 continue
             if seq:
                 self.last_seq = seq
+            if event.get("type") == "session.closing" and event.get("resumable"):
+                self._moving = True
             self.events.append(event)
             return event
 

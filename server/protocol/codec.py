@@ -24,10 +24,14 @@ def decode_client_text(data: str | bytes) -> wire.ClientCommand:
         raw: Any = json.loads(data)
     except (ValueError, UnicodeDecodeError) as exc:
         raise ProtocolError(ErrorCode.INVALID_JSON, f"frame is not valid JSON: {exc}") from None
+    except RecursionError:  # nesting deeper than the parser's stack
+        raise ProtocolError(
+            ErrorCode.INVALID_JSON, "frame is not valid JSON: nested too deeply"
+        ) from None
     if not isinstance(raw, dict):
         raise ProtocolError(ErrorCode.INVALID_MESSAGE, "a message must be a JSON object")
     event_id = raw.get("event_id")
-    event_id = event_id if isinstance(event_id, str) and len(event_id) <= 64 else None
+    event_id = event_id if isinstance(event_id, str) and _echoable(event_id) else None
     kind = raw.get("type")
     if not isinstance(kind, str):
         raise ProtocolError(ErrorCode.INVALID_MESSAGE, "a message needs a string 'type'", event_id)
@@ -45,6 +49,18 @@ def decode_client_text(data: str | bytes) -> wire.ClientCommand:
     return message
 
 
+def _echoable(event_id: str) -> bool:
+    """Whether an event id can be sent back in an error: short, and encodable as UTF-8 (JSON
+    lets a client send a lone surrogate such as \\ud800, which no frame can carry)."""
+    if len(event_id) > 64:
+        return False
+    try:
+        event_id.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 # Agent events whose fields are exactly those of their wire event (besides seq and session_id).
 _SAME_FIELDS: dict[type, type[wire.ServerEvent]] = {
     ev.TextDelta: wire.ResponseTextDelta,
@@ -54,6 +70,7 @@ _SAME_FIELDS: dict[type, type[wire.ServerEvent]] = {
     ev.SpeechStopped: wire.SpeechStopped,
     ev.TranscriptPartial: wire.TranscriptPartial,
     ev.TranscriptCompleted: wire.TranscriptCompleted,
+    ev.TranscriptFailed: wire.TranscriptFailed,
     ev.ResponseTruncated: wire.ResponseTruncated,
 }
 
@@ -96,6 +113,13 @@ def agent_event_to_wire(event: ev.AgentEvent, seq: int, session_id: str) -> wire
                 wire.ExpressionTime(name=x.name, word_index=x.word_index, start_ms=x.start_ms)
                 for x in event.expressions
             ],
+        )
+    if isinstance(event, ev.Citations):
+        return wire.ResponseCitations(
+            seq=seq,
+            session_id=session_id,
+            response_id=event.response_id,
+            citations=[wire.Citation(**dataclasses.asdict(c)) for c in event.citations],
         )
     fields = {f.name: getattr(event, f.name) for f in dataclasses.fields(event)}
     return _SAME_FIELDS[type(event)](seq=seq, session_id=session_id, **fields)

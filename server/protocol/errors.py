@@ -27,6 +27,7 @@ class ErrorCode(StrEnum):
     PERSONA_NOT_FOUND = "persona_not_found"
     PERSONA_NOT_ALLOWED = "persona_not_allowed"
     SESSION_NOT_FOUND = "session_not_found"
+    SESSION_DELETED = "session_deleted"
     RESUME_TOKEN_INVALID = "resume_token_invalid"
     RESUME_EXPIRED = "resume_expired"
     SESSION_BUSY = "session_busy"
@@ -55,6 +56,7 @@ CLOSE_GOING_AWAY = 1001
 CLOSE_POLICY = 1008
 CLOSE_TOO_BIG = 1009
 CLOSE_INTERNAL = 1011
+CLOSE_SERVICE_RESTART = 1012
 CLOSE_TRY_AGAIN = 1013
 CLOSE_BAD_HANDSHAKE = 4400
 CLOSE_UNAUTHORIZED = 4401
@@ -95,6 +97,9 @@ SPECS: dict[ErrorCode, ErrorSpec] = {
         False, None, "session.start names another persona than the widget token pins."
     ),
     ErrorCode.SESSION_NOT_FOUND: ErrorSpec(False, CLOSE_NOT_FOUND, "No such session (or expired)."),
+    ErrorCode.SESSION_DELETED: ErrorSpec(
+        False, CLOSE_NOT_FOUND, "The session was deleted (DELETE /v1/sessions/{id})."
+    ),
     ErrorCode.RESUME_TOKEN_INVALID: ErrorSpec(False, CLOSE_UNAUTHORIZED, "Wrong resume token."),
     ErrorCode.RESUME_EXPIRED: ErrorSpec(False, CLOSE_NOT_FOUND, "The resume window has passed."),
     ErrorCode.SESSION_BUSY: ErrorSpec(

@@ -324,6 +324,18 @@ class TranscriptCompleted(ServerEvent):
     audio_end_ms: int
 
 
+class TranscriptFailed(ServerEvent):
+    """The turn ended but could not be transcribed; nothing was committed. Ask the user to say
+    it again. ``code`` is ``asr_failed``."""
+
+    type: Literal["input_audio.transcript.failed"] = "input_audio.transcript.failed"
+    item_id: str
+    audio_start_ms: int
+    audio_end_ms: int
+    code: Literal["asr_failed"] = "asr_failed"
+    message: str
+
+
 class ResponseCreated(ServerEvent):
     type: Literal["response.created"] = "response.created"
     response_id: str
@@ -355,6 +367,22 @@ class ResponseDone(ServerEvent):
     reason: str | None = None
     usage: Usage
     timings: Timings
+
+
+class Citation(_Out):
+    id: str = Field(description="The passage's id in the prompt, e.g. S1.")
+    chunk_id: str = Field(description="The indexed chunk: <source>#<ordinal>.")
+    source: str = Field(description="The document, as a path inside its knowledge base.")
+    title: str = Field(description="The document title and heading trail of the passage.")
+    snippet: str = Field(description="The start of the passage, at most 200 characters.")
+
+
+class ResponseCitations(ServerEvent):
+    """The knowledge-base sources a reply used (only what was retrieved for it)."""
+
+    type: Literal["response.citations"] = "response.citations"
+    response_id: str
+    citations: list[Citation]
 
 
 class WordTime(_Out):
@@ -416,7 +444,7 @@ class Pong(ServerEvent):
 
 
 ClosingReason = Literal[
-    "idle_timeout", "rate_limited", "lease_lost", "store_unavailable", "shutdown"
+    "idle_timeout", "rate_limited", "lease_lost", "store_unavailable", "draining", "shutdown"
 ]
 
 
@@ -437,10 +465,12 @@ ServerMessage = Annotated[
     | SpeechStopped
     | TranscriptPartial
     | TranscriptCompleted
+    | TranscriptFailed
     | ResponseCreated
     | ResponseTextDelta
     | ResponseDone
     | ResponseTruncated
+    | ResponseCitations
     | AudioSegment
     | Error
     | Pong

@@ -62,7 +62,17 @@ def test_server_probes_and_drain(rendered: Rendered) -> None:
         server = find(objects, "Deployment", "avatar-server")
         spec = pod_spec(server)
         container = spec["containers"][0]
-        assert {p["name"]: p["containerPort"] for p in container["ports"]} == {"http": port}
+        ports = {p["name"]: p["containerPort"] for p in container["ports"]}
+        env = next(
+            o
+            for o in objects
+            if o["kind"] == "ConfigMap" and o["metadata"]["name"].startswith("avatar-server-env")
+        )["data"]
+        # /metrics on a port of its own, which the Service and the Ingress do not route.
+        assert ports == {"http": port, "metrics": int(env["AVATAR_OBSERVABILITY__METRICS_PORT"])}
+        service = find(objects, "Service", "avatar-server")
+        assert [p["targetPort"] for p in service["spec"]["ports"]] == ["http"]
+        assert env["AVATAR_AUTH__REQUIRE"] == "token", "production requires credentials"
         assert container["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "http"}
         assert container["startupProbe"]["httpGet"] == {"path": "/healthz", "port": "http"}
         assert container["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "http"}
@@ -78,6 +88,7 @@ def test_server_probes_and_drain(rendered: Rendered) -> None:
         assert secret_keys["AVATAR_WIDGET__TOKEN_SECRET"].get("optional") is not True, (
             "every pod must share the token secret: it is required"
         )
+        assert secret_keys["AVATAR_AUTH__API_KEYS"]["key"] == "api-keys"
 
 
 def test_vllm_runs_on_gpu_nodes(rendered: Rendered) -> None:

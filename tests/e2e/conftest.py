@@ -98,6 +98,9 @@ def start_server(
             "AVATAR_REDIS__KEY_PREFIX": server_prefix,
             "AVATAR_PROMPTS_DIR": str(ROOT / "prompts"),
             "AVATAR_LLM__MAX_TOKENS": "60",
+            # The embedding model loads only where a test asks for knowledge bases.
+            "AVATAR_KNOWLEDGE__ENABLED": "false",
+            "AVATAR_KNOWLEDGE__INDEX_DIR": str(logs / "index"),
             **env,
         }
         log_path = logs / f"{name}-{port}.log"

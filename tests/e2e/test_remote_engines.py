@@ -176,3 +176,34 @@ async def test_a_spoken_turn_runs_on_remote_engines_and_is_traced_end_to_end(
     for word in re.findall(r"[a-z]{4,}", f"{QUESTION} {ANSWER}".lower()):
         pattern = rb"(?<![a-z])" + word.encode() + rb"(?![a-z])"
         assert not re.search(pattern, exported), f"{word!r} was exported in a span"
+
+
+async def test_a_turn_the_speech_service_fails_on_is_reported_not_lost(
+    start_server: StartServer, llm: StubServer
+) -> None:
+    """The transcription service answers 500: the user hears about it (transcript.failed,
+    asr_failed), nothing is committed or answered, and the session goes on."""
+    with stub_server(lambda _: Answer(status=500, body=b'{"error": "down"}')) as broken:
+        server = start_server(
+            "asr-down",
+            AVATAR_LLM__ENGINE="openai",
+            AVATAR_LLM__BASE_URL=f"{llm.url}/v1",
+            AVATAR_VOICE__ASR_ENGINE="openai",
+            AVATAR_VOICE__ASR_BASE_URL=f"{broken.url}/v1",
+            AVATAR_VOICE__ASR_MODEL=MODEL,
+            AVATAR_TTS__ENABLED="false",
+        )
+        client = RealtimeClient(server.url, audio_in=True)
+        await client.connect()
+        audio = corpus.with_padding(corpus.piper_speech(QUESTION), 0.5, 1.5)
+        await client.send_audio(float_to_pcm16(audio.astype(np.float32)), frame_ms=20)
+        failed = await client.wait_for("input_audio.transcript.failed", timeout=30)
+        assert failed["code"] == "asr_failed" and failed["message"]
+        assert failed["audio_end_ms"] > failed["audio_start_ms"] > 0
+        assert broken.requests, "the final transcription went to the service"
+        reply = await client.ask("Are you there?")
+        await client.close()
+    assert reply.status == "completed" and reply.text == ANSWER
+    types = [e["type"] for e in client.events]
+    assert types.count("input.committed") == 1, "only the typed turn was committed"
+    assert "error" not in types

@@ -212,6 +212,22 @@ def test_requiring_credentials_without_any_configured_refuses_to_start(key_prefi
         create_app(settings, llm=ScriptedLLM.saying(*REPLY))
 
 
+# ── metrics off the public port ────────────────────────────────────────────
+
+
+async def test_metrics_on_a_port_of_their_own_are_not_on_the_public_one(serve: Serve) -> None:
+    port = _free_port()
+    app = await serve(host="127.0.0.1", observability={"metrics_port": port})
+    async with websockets.connect(app.ws, additional_headers=_bearer()) as ws:
+        await _start_session(ws)
+        async with httpx.AsyncClient() as client:
+            public = await client.get(f"{app.http}/metrics")
+            private = await client.get(f"http://127.0.0.1:{port}/metrics")
+    assert public.status_code == 404
+    assert private.status_code == 200
+    assert "avatar_active_sessions 1.0" in private.text
+
+
 # ── session tokens ─────────────────────────────────────────────────────────
 
 

@@ -20,15 +20,16 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from redis.asyncio import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
 
 from agent.llm.protocols import ChatMessage, GenerationParams
-from agent.personas import PersonaLibrary
+from agent.personas import Persona, PersonaLibrary
 from agent.speech_out import TTS
 from server.metrics import Metrics
 from server.protocol import messages as wire
 from server.redis_store import RedisSessionStore
 from server.session_manager import ManagerConfig, SessionManager
-from server.session_runtime import PinnedPersona, RuntimeConfig, SessionRuntime
+from server.session_runtime import RuntimeConfig, SessionRuntime
 from tests.conftest import REDIS_URL
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -86,7 +87,7 @@ class FakeOutbox:
         self.closed = code
 
 
-def _config_for(persona: PinnedPersona, _: wire.Capabilities) -> wire.EffectiveConfig:
+def _config_for(persona: Persona, _: wire.Capabilities) -> wire.EffectiveConfig:
     limits = wire.EffectiveLimits(
         max_text_frame_bytes=1,
         max_binary_frame_bytes=1,
@@ -115,7 +116,7 @@ def build_manager(
     prompts: Path = ROOT / "prompts",
     metrics: Metrics | None = None,
     tts: TTS | None = None,
-    config_for: Callable[[PinnedPersona, wire.Capabilities], wire.EffectiveConfig] = _config_for,
+    config_for: Callable[[Persona, wire.Capabilities], wire.EffectiveConfig] = _config_for,
 ) -> SessionManager:
     store = RedisSessionStore(
         client, prefix=prefix, idle_ttl_s=60, replay_max=10_000, history_max=500
@@ -369,3 +370,102 @@ def test_history_never_holds_words_the_user_did_not_hear(
             await client.aclose()
 
     asyncio.run(scenario())
+
+
+def _resume_msg(sid: str, token: str) -> wire.SessionResume:
+    return wire.SessionResume(protocol_version="1", session_id=sid, resume_token=token, last_seq=0)
+
+
+@pytest.mark.parametrize("yields_before_resume", [0, 1, 2, 3, 5, 8, 20])
+async def test_a_resume_racing_the_idle_close_gets_a_live_session(
+    make_manager: Any, redis_client: Redis, key_prefix: str, yields_before_resume: int
+) -> None:
+    """The socket goes right after a reply and the client resumes at once, landing before,
+    during or after the idle close: it always gets a session that holds the lease and answers."""
+    llm = TimelineLLM(tokens=3, interval=0.001)
+    manager = make_manager(llm)
+    outbox, runtime = await open_session(manager)
+    token = next(f for f in outbox.frames if f["type"] == "session.started")["resume_token"]
+    await runtime.submit_text("hello")
+    await _until_idle(runtime)
+    runtime.detach(outbox)  # schedules the idle close
+    for _ in range(yields_before_resume):
+        await asyncio.sleep(0)
+    again = FakeOutbox()
+    resumed = await manager.resume(_resume_msg(runtime.session_id, token), again)
+    assert again.frames[-1]["type"] == "session.resumed"
+    await resumed.submit_text("still there?")
+    await _until_idle(resumed)
+    types = [f["type"] for f in again.frames]
+    assert "error" not in types, again.frames
+    assert again.closed is None
+    assert types[-1] == "response.done"
+    lease = await redis_client.get(f"{key_prefix}session:{{{runtime.session_id}}}:lease")
+    assert lease is not None, "the resumed runtime holds the lease"
+    assert manager.active == 1
+    await manager.shutdown()
+
+
+async def test_a_failed_resume_leaves_no_runtime_holding_the_lease(
+    make_manager: Any, redis_client: Redis, key_prefix: str
+) -> None:
+    llm = TimelineLLM(tokens=3, interval=0.001)
+    manager = make_manager(llm)
+    outbox, runtime = await open_session(manager)
+    token = next(f for f in outbox.frames if f["type"] == "session.started")["resume_token"]
+    runtime.detach(outbox)
+    await _eventually(lambda: manager.active == 0, "the idle runtime closed")
+
+    class BrokenOutbox(FakeOutbox):
+        def send_text(self, text: str) -> None:
+            raise ConnectionResetError("socket gone mid-resume")
+
+    with pytest.raises(ConnectionResetError):
+        await manager.resume(_resume_msg(runtime.session_id, token), BrokenOutbox())
+    await _eventually(lambda: manager.active == 0, "the unattached runtime closed")
+    lease = await redis_client.get(f"{key_prefix}session:{{{runtime.session_id}}}:lease")
+    assert lease is None
+    await manager.shutdown()
+
+
+async def test_a_reply_whose_write_fails_hands_the_session_over_and_its_turn_is_answered(
+    make_manager: Any, redis_client: Redis, key_prefix: str
+) -> None:
+    """A store error mid-reply: the client is told to resume (store_unavailable, 1013); the
+    resume ends the cut reply with server_lost and answers the committed turn again."""
+    llm = TimelineLLM(tokens=30, interval=0.002)
+    manager = make_manager(llm)
+    outbox, runtime = await open_session(manager)
+    token = next(f for f in outbox.frames if f["type"] == "session.started")["resume_token"]
+    store = runtime._store
+    append = store.append
+    writes = 0
+
+    async def failing_once(*args: Any, **kwargs: Any) -> None:
+        nonlocal writes
+        writes += 1
+        if writes == 5:  # a text delta of the reply
+            raise RedisConnectionError("Connection closed by server.")
+        await append(*args, **kwargs)
+
+    store.append = failing_once  # type: ignore[method-assign]
+    await runtime.submit_text("tell me everything")
+    await _eventually(lambda: outbox.closed is not None, "the socket was closed")
+    assert outbox.closed == 1013
+    notices = [f for f in outbox.frames if f["seq"] == 0]
+    assert [n["type"] for n in notices] == ["error", "session.closing"]
+    assert notices[0]["code"] == "store_unavailable" and notices[1]["resumable"] is True
+    await _eventually(lambda: manager.active == 0, "the runtime closed")
+    committed = next(f for f in outbox.frames if f["type"] == "input.committed")
+
+    again = FakeOutbox()
+    resumed = await manager.resume(_resume_msg(runtime.session_id, token), again)
+    await _until_idle(resumed)
+    dones = [f for f in again.frames if f["type"] == "response.done"]
+    assert [(d["status"], d.get("reason")) for d in dones] == [
+        ("failed", "server_lost"),
+        ("completed", None),
+    ]
+    created = [f for f in again.frames if f["type"] == "response.created"]
+    assert created[-1]["input_item_id"] == committed["item_id"]
+    await manager.shutdown()

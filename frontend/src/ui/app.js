@@ -302,6 +302,11 @@ export class App {
       case 'input_audio.transcript.completed':
         view.showFinal(event.text);
         break;
+      case 'input_audio.transcript.failed':
+        view.showFinal('');
+        view.showNotice("Sorry, I didn't catch that. Please say it again.", { sticky: false });
+        this._setAvatarMode('idle');
+        break;
       case 'input.committed':
         view.entry(event.item_id, 'user', event.text);
         if (event.source === 'text') view.showFinal('');
