@@ -15,11 +15,16 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from opentelemetry import trace
+from opentelemetry.trace import Status, StatusCode
+
 from agent.grounding import PassageLike, should_refuse
 from agent.personas import Persona
 from agent.prompt import HistoryItem
 
 _SHORT_TURN_WORDS = 6
+
+_tracer = trace.get_tracer(__name__)
 
 
 class Retriever(Protocol):
@@ -62,17 +67,33 @@ async def plan_reply(
     retriever_for: RetrieverFor | None,
     today: str,
 ) -> ReplyPlan:
-    """Retrieve for the latest turn and render the persona's prompt with what was found."""
+    """Retrieve for the latest turn and render the persona's prompt with what was found.
+
+    The search is traced as a ``retrieval`` span (base, top_k, passages kept, refused; never the
+    question); a persona without an available knowledge base makes no span."""
     knowledge = persona.knowledge
     retriever = retriever_for(knowledge.base) if knowledge and retriever_for else None
     if knowledge is None or retriever is None:
         return ReplyPlan(persona.render_system_prompt((), today), grounded=knowledge is not None)
-    query = retrieval_query(history)
-    found = await asyncio.to_thread(retriever.search, query, knowledge.top_k) if query else ()
-    passages = tuple(p for p in found if p.similarity >= knowledge.min_similarity)
-    refuse = should_refuse(
-        query, found, scope=knowledge.scope, min_similarity=knowledge.min_similarity
-    )
+    with _tracer.start_as_current_span(
+        "retrieval",
+        attributes={"knowledge.base": knowledge.base, "knowledge.top_k": knowledge.top_k},
+        record_exception=False,
+        set_status_on_exception=False,
+    ) as span:
+        query = retrieval_query(history)
+        try:
+            found = (
+                await asyncio.to_thread(retriever.search, query, knowledge.top_k) if query else ()
+            )
+        except Exception as exc:  # named by type: a message may quote the question
+            span.set_status(Status(StatusCode.ERROR, type(exc).__name__))
+            raise
+        passages = tuple(p for p in found if p.similarity >= knowledge.min_similarity)
+        refuse = should_refuse(
+            query, found, scope=knowledge.scope, min_similarity=knowledge.min_similarity
+        )
+        span.set_attributes({"retrieval.passages": len(passages), "retrieval.refused": refuse})
     return ReplyPlan(
         persona.render_system_prompt(passages, today),
         passages,

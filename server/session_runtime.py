@@ -27,7 +27,7 @@ from redis.exceptions import RedisError
 
 from agent import events as ev
 from agent.grounded import ReplyPlan, RetrieverFor, plan_reply
-from agent.heard import heard_prefix
+from agent.heard import SpokenWords, heard_prefix
 from agent.llm.fixed import FixedReply
 from agent.llm.protocols import LLM, GenerationParams
 from agent.personas import Persona
@@ -51,7 +51,6 @@ from server.tracing import end_if_unstarted, ended_on_error, open_turn
 from speech.cancellation import finish_despite_cancel
 
 log = structlog.get_logger(__name__)
-_tracer = trace.get_tracer(__name__)
 
 
 def new_id(prefix: str) -> str:
@@ -138,10 +137,7 @@ class SessionRuntime:
         self._playback: PlaybackClock | None = None
         self._speech_ended_at: tuple[str, float] | None = None
         """(reply, when the user stopped speaking): closed by the reply's first playback report."""
-        self._spoken: dict[str, list[tuple[float, str]]] = {}
-        """Per recent reply: (end ms in its audio stream, word) of every word spoken."""
-        self._underruns: dict[str, int] = {}
-        """Per recent reply: the underruns it last reported (the baseline of the next delta)."""
+        self._spoken = SpokenWords()
 
     # ── lifecycle ──────────────────────────────────────────────────────────
 
@@ -236,20 +232,23 @@ class SessionRuntime:
             await self.close()
 
     async def close(self) -> None:
-        """Cancel the reply and lease renewal, release the lease. Idempotent."""
+        """Cancel the reply and lease renewal, release the lease. Idempotent: a second call
+        returns once the first has finished."""
         if self._closed.is_set():
             await self._released.wait()
             return
         self._closed.set()
-        await self._cancel_response("session_closed")
-        if self._lease_task is not None:
-            self._lease_task.cancel()
-            await asyncio.wait({self._lease_task})
-        if not self._lease_lost:
-            with contextlib.suppress(Exception):
-                await self._store.release(self.session_id, self._owner)
-        self._owner_hooks.runtime_closed(self)
-        self._released.set()
+        try:
+            await self._cancel_response("session_closed")
+            if self._lease_task is not None:
+                self._lease_task.cancel()
+                await asyncio.wait({self._lease_task})
+            if not self._lease_lost:
+                with contextlib.suppress(Exception):
+                    await self._store.release(self.session_id, self._owner)
+        finally:  # whatever happened, nobody waits for this runtime forever
+            self._owner_hooks.runtime_closed(self)
+            self._released.set()
 
     async def drain(self, deadline: float) -> None:
         """Hand the session over before this process stops: let the reply in progress finish
@@ -324,8 +323,7 @@ class SessionRuntime:
         if item is None or item.role != "assistant":
             return False
         if played_ms is not None:
-            spoken = self._spoken.get(response_id, [])
-            heard = " ".join(word for end_ms, word in spoken if end_ms <= played_ms)
+            heard = self._spoken.heard(response_id, played_ms)
         else:
             heard = heard_prefix(item.text, played_chars or 0)
         if heard != item.text:
@@ -338,7 +336,7 @@ class SessionRuntime:
         now = time.monotonic()
         if response_id == self._response_id and self._playback is not None:
             self._playback.report(played_ms, now)
-        self._count_underruns(response_id, underruns)
+        self._metrics.playback_underruns.inc(self._spoken.new_underruns(response_id, underruns))
         if self._speech_ended_at is not None and self._speech_ended_at[0] == response_id:
             # Voice to voice: end of the user's speech to the avatar's voice at the client.
             started_playing = now - played_ms / 1000
@@ -430,7 +428,7 @@ class SessionRuntime:
         if state is not None:
             self._turn.to(state)
         if isinstance(event, ev.AudioSegment):
-            self._remember_words(event)
+            self._spoken.remember(event)
             self._metrics.unknown_phonemes.inc(event.unknown_phonemes)
         elif isinstance(event, ev.TranscriptFailed):
             self._metrics.errors.labels(code="asr_failed").inc()
@@ -510,28 +508,7 @@ class SessionRuntime:
 
         async def planner() -> ReplyPlan:
             today = datetime.now(UTC).date().isoformat()
-            knowledge, retriever_for = self.persona.knowledge, self._retriever_for
-            if knowledge is None or retriever_for is None or not retriever_for(knowledge.base):
-                # Nothing to search: no retrieval span.
-                return await plan_reply(self.persona, history, retriever_for, today)
-            with _tracer.start_as_current_span(
-                "retrieval",
-                attributes={"knowledge.base": knowledge.base, "knowledge.top_k": knowledge.top_k},
-                record_exception=False,
-                set_status_on_exception=False,
-            ) as span:
-                try:
-                    plan = await plan_reply(self.persona, history, retriever_for, today)
-                except Exception as exc:  # named by type: a message may quote the question
-                    span.set_status(Status(StatusCode.ERROR, type(exc).__name__))
-                    raise
-                span.set_attributes(
-                    {
-                        "retrieval.passages": len(plan.passages),
-                        "retrieval.refused": plan.refusal is not None,
-                    }
-                )
-                return plan
+            return await plan_reply(self.persona, history, self._retriever_for, today)
 
         turn.set_attribute("turn.status", "error")  # replaced by the outcome below
         try:
@@ -582,27 +559,6 @@ class SessionRuntime:
                 if self._turn.state is not TurnState.LISTENING:
                     self._turn.to(TurnState.LISTENING)
                 self._finish_if_idle()
-
-    def _count_underruns(self, response_id: str, underruns: int) -> None:
-        """Add to the metric what a cumulative report adds to the last one for the same reply.
-
-        Only recent replies this session sent audio for count, so made-up ids cannot inflate it.
-        """
-        if response_id not in self._spoken:
-            return
-        previous = self._underruns.get(response_id, 0)
-        if underruns > previous:
-            self._metrics.playback_underruns.inc(underruns - previous)
-            self._underruns[response_id] = underruns
-        for stale in [r for r in self._underruns if r not in self._spoken]:
-            del self._underruns[stale]
-
-    def _remember_words(self, segment: ev.AudioSegment) -> None:
-        offset_ms = segment.pts / segment.sample_rate * 1000
-        words = self._spoken.setdefault(segment.response_id, [])
-        words += [(offset_ms + w.start_ms + w.duration_ms, w.text) for w in segment.words]
-        while len(self._spoken) > 4:  # only recent replies can still be reported on
-            del self._spoken[next(iter(self._spoken))]
 
     def _next_state(self, event: ev.AgentEvent | wire.ServerEvent) -> TurnState | None:
         """The turn state an event moves the session to, if it moves it."""
