@@ -1,6 +1,7 @@
 """``python -m evals`` / ``avatar-eval``: run eval suites against a server, or validate them.
 
     python -m evals run evals/suites/smoke.yaml --serve --html report.html
+    python -m evals run evals/suites/smoke.yaml --in-process
     python -m evals run evals/suites/ --url ws://host:8765/v1/realtime --junit out.xml
     python -m evals validate evals/suites/*.yaml
 
@@ -24,7 +25,7 @@ from evals.report_html import write_html
 from evals.report_junit import write_junit
 from evals.results import CaseResult, RunResult
 from evals.runner import RunnerError, RunOptions, run, selected
-from evals.serve import ServeError, served
+from evals.serve import ServeError, served, served_in_process
 from evals.speech_input import SpeechInputError, default_cache_dir, load_audio
 from evals.suite import LoadedSuite, SuiteError, load_suites
 
@@ -72,6 +73,11 @@ def _parser() -> argparse.ArgumentParser:
         "--serve",
         action="store_true",
         help="start `avatar-agent serve` on a free port for the run (AVATAR_* variables apply)",
+    )
+    where.add_argument(
+        "--in-process",
+        action="store_true",
+        help="run the server inside this process for the run (AVATAR_* variables apply)",
     )
     p_run.add_argument("--parallel", type=int, default=2, help="cases run at once (default 2)")
     p_run.add_argument("--filter", help="run only cases whose name contains this text")
@@ -207,6 +213,9 @@ def _run(args: argparse.Namespace) -> int:
             with served() as url:
                 options.url = url
                 result = _execute(suites, options)
+        elif args.in_process:
+            print("starting a server in this process…", flush=True)
+            result = asyncio.run(_run_in_process(suites, options))
         else:
             options.url = args.url or os.environ.get("AVATAR_EVAL_URL") or DEFAULT_URL
             result = _execute(suites, options)
@@ -220,6 +229,12 @@ def _run(args: argparse.Namespace) -> int:
 
 def _execute(suites: list[LoadedSuite], options: RunOptions) -> RunResult:
     return asyncio.run(run(suites, options))
+
+
+async def _run_in_process(suites: list[LoadedSuite], options: RunOptions) -> RunResult:
+    async with served_in_process() as url:
+        options.url = url
+        return await run(suites, options)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -1,7 +1,9 @@
-"""``--serve``: start ``avatar-agent serve`` on a free port for the run, and stop it afterwards."""
+"""``--serve``: start ``avatar-agent serve`` on a free port for the run, and stop it afterwards;
+``--in-process``: run the server inside the runner's own process and event loop instead."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import socket
@@ -9,8 +11,8 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 
 import httpx
@@ -66,6 +68,67 @@ def served(
                 proc.wait(5)
         log.close()
         log_path.unlink(missing_ok=True)
+
+
+@asynccontextmanager
+async def served_in_process(*, ready_timeout_s: float = READY_TIMEOUT_S) -> AsyncIterator[str]:
+    """The server in this process, on this event loop, configured by ``AVATAR_*`` variables
+    like ``served`` (key prefix ``eval:`` and log level ``warning`` unless set). No child
+    process to start or to leak, and a debugger sees both sides; but the models' threads share
+    the process with the simulated clients, so latency budgets are more pessimistic."""
+    import uvicorn  # the server's dependencies load only when it runs here
+
+    from server.app import create_app
+    from server.settings import Settings
+
+    settings = Settings()
+    port = free_port()
+    updates: dict[str, object] = {"host": "127.0.0.1", "port": port}
+    if "AVATAR_REDIS__KEY_PREFIX" not in os.environ:
+        updates["redis"] = settings.redis.model_copy(update={"key_prefix": "eval:"})
+    if "AVATAR_OBSERVABILITY__LOG_LEVEL" not in os.environ:
+        updates["observability"] = settings.observability.model_copy(
+            update={"log_level": "warning"}
+        )
+    settings = settings.model_copy(update=updates)
+    server = uvicorn.Server(
+        uvicorn.Config(
+            create_app(settings),
+            host="127.0.0.1",
+            port=port,
+            log_level="warning",
+            proxy_headers=False,
+            lifespan="on",
+        )
+    )
+    task = asyncio.create_task(server.serve(), name="eval-server")
+    try:
+        await _wait_started(lambda: server.started, task, port, ready_timeout_s)
+        yield f"ws://127.0.0.1:{port}/v1/realtime"
+    finally:
+        server.should_exit = True
+        await asyncio.wait({task}, timeout=30)
+
+
+async def _wait_started(
+    started: Callable[[], bool], task: asyncio.Task[None], port: int, timeout_s: float
+) -> None:
+    """Until uvicorn has started and ``/readyz`` answers 200 (the models are loaded)."""
+    deadline = time.monotonic() + timeout_s
+    async with httpx.AsyncClient() as client:
+        while time.monotonic() < deadline:
+            if task.done():
+                error = task.exception()
+                raise ServeError(f"the server stopped while starting: {error!r}")
+            if started():
+                try:
+                    ready = await client.get(f"http://127.0.0.1:{port}/readyz", timeout=1)
+                    if ready.status_code == 200:
+                        return
+                except httpx.TransportError:
+                    pass
+            await asyncio.sleep(0.2)
+    raise ServeError(f"the server was not ready within {timeout_s:.0f} s")
 
 
 def _wait_ready(proc: subprocess.Popen[bytes], port: int, log: Path, timeout_s: float) -> None:

@@ -125,3 +125,27 @@ def test_a_broken_persona_fails_and_the_reports_show_why(
     assert first_words.replace("'", "&#x27;").replace('"', "&quot;") in page, (
         "the page shows the actual reply"
     )
+
+
+@pytest.mark.usefixtures("server_env")
+def test_a_server_in_the_runners_process_answers_like_a_separate_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``--in-process``: the same broken persona fails the same way, with no child process."""
+    prompts = tmp_path / "prompts"
+    shutil.copytree(ROOT / "prompts", prompts, ignore=shutil.ignore_patterns(".*", "knowledge"))
+    (prompts / "default.md").write_text(BROKEN_PROMPT)
+    monkeypatch.setenv("AVATAR_PROMPTS_DIR", str(prompts))
+    monkeypatch.setenv("AVATAR_VOICE__ENABLED", "false")  # a typed suite: no speech models
+    monkeypatch.setenv("AVATAR_TTS__ENABLED", "false")
+    suite = tmp_path / "facts.yaml"
+    suite.write_text(CAPITAL_SUITE)
+
+    status = main(["run", str(suite), "--in-process", "--json", str(tmp_path / "facts.json")])
+
+    assert status == 1
+    report = json.loads((tmp_path / "facts.json").read_text())
+    (case,) = report["suites"][0]["cases"]
+    (turn,) = case["turns"]
+    assert turn["reply"]["text"] and "paris" not in turn["reply"]["text"].lower()
+    assert case["reason"].startswith("turn 1: contains 'Paris'")
