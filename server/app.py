@@ -243,6 +243,7 @@ def create_app(settings: Settings | None = None, *, llm: LLM | None = None) -> F
             "llm": s.llm.ready,
             "asr": s.voice is None or s.voice.asr.ready,
             "tts": s.manager.speaks or not settings.tts.enabled,
+            "knowledge": s.knowledge.ready,
             "accepting": not s.draining,
         }
         ready = all(checks.values())

@@ -79,6 +79,13 @@ class KnowledgeService:
     def enabled(self) -> bool:
         return self._settings.enabled
 
+    @property
+    def ready(self) -> bool:
+        """The embedding model is loaded and the bases personas name are indexed (or loading
+        failed: answers then go on without knowledge, which is logged, not a reason to refuse
+        sessions). Always true when knowledge is disabled."""
+        return self._ready.is_set()
+
     def start(self) -> None:
         """Begin loading the model and indexing (in the background); start the watcher."""
         if self.enabled:

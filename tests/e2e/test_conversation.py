@@ -169,7 +169,14 @@ async def test_probes_and_metrics_report_a_served_turn(server: ServerProcess) ->
     assert health.json() == {"status": "ok"}
     assert ready.json() == {
         "ready": True,
-        "checks": {"redis": True, "llm": True, "asr": True, "tts": True, "accepting": True},
+        "checks": {
+            "redis": True,
+            "llm": True,
+            "asr": True,
+            "tts": True,
+            "knowledge": True,
+            "accepting": True,
+        },
     }
     assert "avatar_active_sessions " in metrics
     assert "avatar_connections 1.0" in metrics

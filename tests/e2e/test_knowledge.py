@@ -3,6 +3,8 @@ embedding model, and the embedded model answers the support persona over the rea
 
 from __future__ import annotations
 
+import contextlib
+import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -19,12 +21,17 @@ REFUSAL_START = "Sorry, I can only help with questions about Acme Home Robotics"
 @pytest.fixture(scope="module")
 def server(start_server: StartServer, tmp_path_factory: pytest.TempPathFactory) -> ServerProcess:
     index = tmp_path_factory.mktemp("index")
-    return start_server(
+    server = start_server(
         "knowledge",
         AVATAR_KNOWLEDGE__ENABLED="true",
         AVATAR_KNOWLEDGE__INDEX_DIR=str(index),
         AVATAR_LLM__TEMPERATURE="0",
     )
+    # start_server returns at the first /readyz 200, which waits for the bases personas name.
+    with contextlib.closing(sqlite3.connect(index / "acme.sqlite3")) as db:
+        (chunks,) = db.execute("SELECT COUNT(*) FROM chunks").fetchone()
+    assert chunks > 0, "ready before the knowledge base was indexed"
+    return server
 
 
 async def _ask(server: ServerProcess, question: str) -> tuple[str, list[dict[str, Any]]]:
