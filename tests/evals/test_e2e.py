@@ -55,6 +55,18 @@ def server_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None
     client.close()
 
 
+@pytest.fixture
+def broken_suite(server_env: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The default persona replaced by one that never answers; a suite asking it a fact."""
+    prompts = tmp_path / "prompts"
+    shutil.copytree(ROOT / "prompts", prompts, ignore=shutil.ignore_patterns(".*", "knowledge"))
+    (prompts / "default.md").write_text(BROKEN_PROMPT)
+    monkeypatch.setenv("AVATAR_PROMPTS_DIR", str(prompts))
+    suite = tmp_path / "facts.yaml"
+    suite.write_text(CAPITAL_SUITE)
+    return suite
+
+
 @pytest.mark.usefixtures("server_env")
 def test_the_smoke_suite_passes_against_a_fresh_server(tmp_path: Path) -> None:
     out = tmp_path / "out"
@@ -86,21 +98,14 @@ def test_the_smoke_suite_passes_against_a_fresh_server(tmp_path: Path) -> None:
     assert (out / "smoke.xml").read_text().count("<testcase") == report["totals"]["cases"]
 
 
-@pytest.mark.usefixtures("server_env")
 def test_a_broken_persona_fails_and_the_reports_show_why(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, broken_suite: Path
 ) -> None:
-    prompts = tmp_path / "prompts"
-    shutil.copytree(ROOT / "prompts", prompts, ignore=shutil.ignore_patterns(".*", "knowledge"))
-    (prompts / "default.md").write_text(BROKEN_PROMPT)
-    monkeypatch.setenv("AVATAR_PROMPTS_DIR", str(prompts))
-    suite = tmp_path / "facts.yaml"
-    suite.write_text(CAPITAL_SUITE)
 
     status = main(
         [
             "run",
-            str(suite),
+            str(broken_suite),
             "--serve",
             "--json",
             str(tmp_path / "facts.json"),
@@ -127,21 +132,16 @@ def test_a_broken_persona_fails_and_the_reports_show_why(
     )
 
 
-@pytest.mark.usefixtures("server_env")
 def test_a_server_in_the_runners_process_answers_like_a_separate_one(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, broken_suite: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """``--in-process``: the same broken persona fails the same way, with no child process."""
-    prompts = tmp_path / "prompts"
-    shutil.copytree(ROOT / "prompts", prompts, ignore=shutil.ignore_patterns(".*", "knowledge"))
-    (prompts / "default.md").write_text(BROKEN_PROMPT)
-    monkeypatch.setenv("AVATAR_PROMPTS_DIR", str(prompts))
     monkeypatch.setenv("AVATAR_VOICE__ENABLED", "false")  # a typed suite: no speech models
     monkeypatch.setenv("AVATAR_TTS__ENABLED", "false")
-    suite = tmp_path / "facts.yaml"
-    suite.write_text(CAPITAL_SUITE)
 
-    status = main(["run", str(suite), "--in-process", "--json", str(tmp_path / "facts.json")])
+    status = main(
+        ["run", str(broken_suite), "--in-process", "--json", str(tmp_path / "facts.json")]
+    )
 
     assert status == 1
     report = json.loads((tmp_path / "facts.json").read_text())
