@@ -22,7 +22,8 @@ from hypothesis import strategies as st
 from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 
-from agent.llm.protocols import ChatMessage, GenerationParams
+from agent.grounded import RetrieverFor
+from agent.llm.protocols import LLM, ChatMessage, GenerationParams
 from agent.personas import Persona, PersonaLibrary
 from agent.speech_out import TTS
 from server.metrics import Metrics
@@ -111,22 +112,26 @@ def _config_for(persona: Persona, _: wire.Capabilities) -> wire.EffectiveConfig:
 def build_manager(
     client: Redis,
     prefix: str,
-    llm: TimelineLLM,
+    llm: LLM,
     *,
     prompts: Path = ROOT / "prompts",
     metrics: Metrics | None = None,
     tts: TTS | None = None,
+    retriever_for: RetrieverFor | None = None,
     config_for: Callable[[Persona, wire.Capabilities], wire.EffectiveConfig] = _config_for,
 ) -> SessionManager:
+    """A manager on real Redis under ``prefix``, with the personas of ``prompts`` (and their
+    knowledge bases in ``prompts/knowledge``)."""
     store = RedisSessionStore(
         client, prefix=prefix, idle_ttl_s=60, replay_max=10_000, history_max=500
     )
     return SessionManager(
         store=store,
         llm=llm,
-        personas=PersonaLibrary(prompts),
+        personas=PersonaLibrary(prompts, knowledge_dir=prompts / "knowledge"),
         metrics=metrics or Metrics(),
         tts=tts,
+        retriever_for=retriever_for,
         config=ManagerConfig(
             instance="test",
             version="0",

@@ -25,17 +25,11 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.trace import StatusCode
 from redis.asyncio import Redis
 
-from agent.grounded import RetrieverFor
 from agent.llm.openai_compat import OpenAICompatLLM
-from agent.llm.protocols import LLM, ChatMessage, GenerationParams, LLMUnavailable
-from agent.personas import PersonaLibrary
-from agent.speech_out import TTS
+from agent.llm.protocols import ChatMessage, GenerationParams, LLMUnavailable
 from agent.voice_input import VoiceConfig, VoiceInput
-from server.metrics import Metrics
 from server.protocol import messages as wire
-from server.redis_store import RedisSessionStore
-from server.session_manager import ManagerConfig, SessionManager
-from server.session_runtime import RuntimeConfig
+from server.session_manager import SessionManager
 from server.settings import TracingSettings
 from server.tracing import build_tracer_provider, configure_tracing
 from speech.asr import Transcript
@@ -44,7 +38,7 @@ from speech.tts import Synthesis, TTSError
 from tests.agent.test_grounded import RETURNS, FakeRetriever
 from tests.agent.test_speech_out import ScriptedTTS
 from tests.server.http_stubs import Answer, Recorded, stub_server
-from tests.server.test_session_runtime import FakeOutbox, _config_for, _until_idle
+from tests.server.test_session_runtime import FakeOutbox, _until_idle, build_manager
 
 SECRET = "Zelda Quartermaine here, my passport is 4417XQ"
 REPLY = ["Refunds", " arrive", " within", " forty-five", " weekdays."]
@@ -112,35 +106,6 @@ class SaysLLM:
             raise self.error
 
 
-def _manager(
-    redis_client: Redis,
-    key_prefix: str,
-    prompts: Path,
-    llm: LLM,
-    tts: TTS | None = None,
-    retriever_for: RetrieverFor | None = None,
-) -> SessionManager:
-    return SessionManager(
-        store=RedisSessionStore(
-            redis_client, prefix=key_prefix, idle_ttl_s=60, replay_max=1000, history_max=100
-        ),
-        llm=llm,
-        personas=PersonaLibrary(prompts, knowledge_dir=prompts / "knowledge"),
-        metrics=Metrics(),
-        tts=tts,
-        retriever_for=retriever_for,
-        config=ManagerConfig(
-            instance="test",
-            version="0",
-            default_persona="default",
-            resume_ttl_s=60,
-            lease_wait_s=1,
-            runtime=RuntimeConfig(lease_ms=5000, params=GenerationParams(), history_chars=2000),
-            config_for=_config_for,
-        ),
-    )
-
-
 @pytest.fixture
 def prompts(tmp_path: Path) -> Path:
     (tmp_path / "default.md").write_text(PERSONA)
@@ -198,13 +163,13 @@ async def test_a_typed_turn_is_one_trace_with_retrieval_model_and_speech_under_t
 ) -> None:
     tts = ScriptedTTS()
     retriever = FakeRetriever([RETURNS])
-    manager = _manager(
+    manager = build_manager(
         redis_client,
         key_prefix,
-        prompts,
         SaysLLM(REPLY),
-        tts,
-        lambda base: retriever if base == "acme" else None,
+        prompts=prompts,
+        tts=tts,
+        retriever_for=lambda base: retriever if base == "acme" else None,
     )
     outbox, runtime = await _open(manager, audio_out=True)
 
@@ -259,7 +224,9 @@ async def test_a_typed_turn_is_one_trace_with_retrieval_model_and_speech_under_t
 async def test_interrupted_and_cancelled_turns_end_their_spans_with_the_reason(
     redis_client: Redis, key_prefix: str, prompts: Path, spans: InMemorySpanExporter
 ) -> None:
-    manager = _manager(redis_client, key_prefix, prompts, SaysLLM(REPLY * 20, interval=0.005))
+    manager = build_manager(
+        redis_client, key_prefix, SaysLLM(REPLY * 20, interval=0.005), prompts=prompts
+    )
     _, runtime = await _open(manager)
 
     await runtime.submit_text("first question")
@@ -287,7 +254,7 @@ async def test_a_failed_model_marks_the_turn_and_its_generation_as_errors(
     redis_client: Redis, key_prefix: str, prompts: Path, spans: InMemorySpanExporter
 ) -> None:
     llm = SaysLLM(["Let", " me"], error=LLMUnavailable("model server unreachable"))
-    manager = _manager(redis_client, key_prefix, prompts, llm)
+    manager = build_manager(redis_client, key_prefix, llm, prompts=prompts)
     _, runtime = await _open(manager)
 
     await runtime.submit_text(SECRET)
@@ -313,7 +280,9 @@ class BrokenTTS(ScriptedTTS):
 async def test_a_failed_synthesis_is_an_error_named_by_type_without_the_text(
     redis_client: Redis, key_prefix: str, prompts: Path, spans: InMemorySpanExporter
 ) -> None:
-    manager = _manager(redis_client, key_prefix, prompts, SaysLLM(REPLY), BrokenTTS())
+    manager = build_manager(
+        redis_client, key_prefix, SaysLLM(REPLY), prompts=prompts, tts=BrokenTTS()
+    )
     _, runtime = await _open(manager, audio_out=True)
 
     await runtime.submit_text(SECRET)
@@ -355,7 +324,7 @@ async def test_a_spoken_turn_starts_at_the_end_of_speech_with_the_final_transcri
     # Made before the session opens: synthesis blocks the loop (and the lease renewal).
     audio = corpus.with_padding(corpus.piper_speech("Can I return these shoes?"), 0.3, 1.2)
     vad = SileroVAD()
-    manager = _manager(redis_client, key_prefix, prompts, SaysLLM(REPLY))
+    manager = build_manager(redis_client, key_prefix, SaysLLM(REPLY), prompts=prompts)
     _, runtime = await _open(manager)
     voice = VoiceInput(runtime, vad, FixedASR(SECRET), VoiceConfig(), 16000)
 
@@ -400,7 +369,7 @@ async def test_the_model_request_carries_the_traceparent_of_llm_generate(
     with stub_server(_chat_stream) as model_server:
         llm = OpenAICompatLLM(f"{model_server.url}/v1", model="m")
         await llm.start()
-        manager = _manager(redis_client, key_prefix, prompts, llm)
+        manager = build_manager(redis_client, key_prefix, llm, prompts=prompts)
         outbox, runtime = await _open(manager)
         await runtime.submit_text(SECRET)
         await _until_idle(runtime)
