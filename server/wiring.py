@@ -64,13 +64,8 @@ class SpeechRecognizer(ASR, Protocol):
     async def aclose(self) -> None: ...
 
 
-class _LocalASR(FasterWhisperASR):
-    async def aclose(self) -> None:
-        self.close()
-
-
 def _local_asr(s: VoiceSettings) -> SpeechRecognizer:
-    return _LocalASR(
+    return FasterWhisperASR(
         whisper_tiny_en_path(),
         workers=s.asr_workers,
         cpu_threads=s.asr_threads,

@@ -119,3 +119,7 @@ class FasterWhisperASR:
 
     def close(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)
+
+    async def aclose(self) -> None:
+        """``close()``, in the shape every engine the server holds has (remote ones need I/O)."""
+        self.close()
