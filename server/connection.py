@@ -35,7 +35,7 @@ from server.protocol.errors import (
 from server.rate_limit import TokenBucket
 from server.redis_store import LeaseLost
 from server.session_manager import SessionManager
-from server.session_runtime import SessionRuntime, error_event
+from server.session_runtime import SessionRuntime, closing_event, error_event
 from server.settings import ConnectionSettings, LimitSettings
 from server.wiring import VoiceEngines
 from speech.audio import pcm16_to_float
@@ -350,7 +350,7 @@ class Connection:
         await self._emit(event)
         if close_code is not None:
             if self._runtime is not None:
-                await self._emit(_closing_event(exc.code, close_code))
+                await self._emit(closing_event(exc.code, close_code))
             self._outbox.close(close_code)
 
     async def _emit(self, event: wire.ServerEvent) -> None:
@@ -373,7 +373,7 @@ class Connection:
         self._violations += 1
         if self._violations >= self._limits.max_violations:
             if self._runtime is not None:
-                await self._emit(_closing_event(ErrorCode.RATE_LIMITED, CLOSE_RATE_LIMITED))
+                await self._emit(closing_event(ErrorCode.RATE_LIMITED, CLOSE_RATE_LIMITED))
             self._outbox.close(CLOSE_RATE_LIMITED)
             return
         now = time.monotonic()
@@ -383,21 +383,3 @@ class Connection:
                 ProtocolError(ErrorCode.RATE_LIMITED, "too many messages; this one was dropped"),
                 retry_after_ms=int(1000 / self._limits.messages_per_second) + 1,
             )
-
-
-_CLOSING_REASONS: dict[ErrorCode, wire.ClosingReason] = {
-    ErrorCode.IDLE_TIMEOUT: "idle_timeout",
-    ErrorCode.RATE_LIMITED: "rate_limited",
-    ErrorCode.LEASE_LOST: "lease_lost",
-    ErrorCode.STORE_UNAVAILABLE: "store_unavailable",
-}
-
-
-def _closing_event(code: ErrorCode, close_code: int) -> wire.SessionClosing:
-    """The notice sent before the server closes a socket that has a session."""
-    return wire.SessionClosing(
-        seq=0,
-        reason=_CLOSING_REASONS.get(code, "shutdown"),
-        close_code=close_code,
-        resumable=code in _CLOSING_REASONS,
-    )

@@ -633,9 +633,7 @@ class SessionRuntime:
         if outbox is not None:
             notices: list[wire.ServerEvent] = [
                 error_event(code, message),
-                wire.SessionClosing(
-                    seq=0, reason=_HAND_OVER_REASONS[code], close_code=close_code, resumable=True
-                ),
+                closing_event(code, close_code),
             ]
             for notice in notices:
                 outbox.send_text(
@@ -645,16 +643,28 @@ class SessionRuntime:
         self._spawn_close()
 
 
-_HAND_OVER_REASONS: dict[ErrorCode, wire.ClosingReason] = {
+def error_event(code: ErrorCode, message: str, event_id: str | None = None) -> wire.Error:
+    """An ``error`` event; seq and session_id are filled in when it is emitted."""
+    return wire.Error(
+        seq=0, code=code, message=message, event_id=event_id, retryable=SPECS[code].retryable
+    )
+
+
+_CLOSING_REASONS: dict[ErrorCode, wire.ClosingReason] = {
+    ErrorCode.IDLE_TIMEOUT: "idle_timeout",
+    ErrorCode.RATE_LIMITED: "rate_limited",
     ErrorCode.LEASE_LOST: "lease_lost",
     ErrorCode.STORE_UNAVAILABLE: "store_unavailable",
 }
 
 
-def error_event(code: ErrorCode, message: str, event_id: str | None = None) -> wire.Error:
-    """An ``error`` event; seq and session_id are filled in when it is emitted."""
-    return wire.Error(
-        seq=0, code=code, message=message, event_id=event_id, retryable=SPECS[code].retryable
+def closing_event(code: ErrorCode, close_code: int) -> wire.SessionClosing:
+    """The notice sent before the server closes a socket that has a session."""
+    return wire.SessionClosing(
+        seq=0,
+        reason=_CLOSING_REASONS.get(code, "shutdown"),
+        close_code=close_code,
+        resumable=code in _CLOSING_REASONS,
     )
 
 
